@@ -1,0 +1,56 @@
+"""The grammar: YAML specs validated into immutable, torch-free :class:`Spec` objects.
+
+``load_spec`` takes a zoo name, a path to a YAML file, or a ``Spec``; ``loads`` takes YAML text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, SpecError
+from .canonical import architecture_hash, dump_yaml, to_dict
+from .derive import derive
+from .parse import parse_spec
+from .schema import LRN, Activation, AdaptivePool, AuxHead, Block, Conv, Dropout, Flatten, Identity, Linear, Pool, Spec, Split
+from .transform import resolve
+from .yaml_lines import load_yaml
+
+__all__ = [
+    "Spec", "Block", "Conv", "Pool", "AdaptivePool", "LRN", "Dropout", "Flatten", "Linear", "Activation",
+    "Identity", "Split", "AuxHead", "load_spec", "loads", "resolve", "dump_yaml", "to_dict",
+    "architecture_hash", "read_raw",
+]
+
+
+def read_raw(target: str, relative_to: str | None = None) -> tuple[Any, str]:
+    """Raw YAML document and its source label for a zoo name or a file path."""
+    from .. import zoo
+
+    path = Path(target)
+    if relative_to and not path.is_absolute() and relative_to not in zoo.names():
+        candidate = Path(relative_to).parent / path
+        if candidate.exists():
+            path = candidate
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise SpecError([Problem(str(path), "", "no such file")])
+        return load_yaml(path.read_text(), str(path)), str(path)
+    if target in zoo.names():
+        return load_yaml(zoo.path(target).read_text(), target), target
+    raise SpecError([Problem(target, "", "not a spec file or a zoo network; zoo networks are: "
+                             + ", ".join(zoo.names()))])
+
+
+def loads(text: str, source: str = "<string>") -> Spec:
+    """Parse and validate YAML text (``base:`` may name a zoo network or a file)."""
+    doc = derive(load_yaml(text, source), source, read_raw)
+    return parse_spec(doc, source)
+
+
+def load_spec(target: str | Path | Spec) -> Spec:
+    """A validated spec from a zoo name, a YAML path, or a Spec (returned as is)."""
+    if isinstance(target, Spec):
+        return target
+    doc, source = read_raw(str(target))
+    return parse_spec(derive(doc, source, read_raw), source)

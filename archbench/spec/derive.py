@@ -1,0 +1,153 @@
+"""Derivation: ``base: NAME`` plus overrides, and ``set:`` by block path.
+
+A variant states only what differs from its base. Top-level keys of the variant replace the
+base's (mappings such as ``defaults`` and ``meta`` are merged key by key). ``set:`` then edits
+single values deep inside the body by path, which is also how search spaces address the
+parameters they vary:
+
+    set:
+      inception4a.branches[2][1].conv: 64      # a block, then a path inside it
+      inception4a.factorize: [5x5]
+      width_multiplier: 1.25                   # a top-level key
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, SpecError
+from .yaml_lines import line_of
+
+_SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
+MERGED_KEYS = ("defaults", "meta")
+
+
+def parse_path(path: str) -> list[str | int] | None:
+    """``"inception4a.branches[1][0].conv"`` -> ``["inception4a", "branches", 1, 0, "conv"]``."""
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        m = _SEGMENT.match(path, pos)
+        if m is None or (pos == 0 and m.group(0).startswith(".")):
+            return None
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    return parts or None
+
+
+def find_layer(doc: Mapping, name: str) -> Any:
+    """The layer mapping named ``name`` in body, head or aux_heads (by ``block:`` or ``name:``)."""
+    for section in ("body", "head", "aux_heads"):
+        items = doc.get(section)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, Mapping) and name in (item.get("block"), item.get("name")):
+                return item
+    return None
+
+
+def layer_names(doc: Mapping) -> list[str]:
+    names = []
+    for section in ("body", "head", "aux_heads"):
+        for item in doc.get(section) or []:
+            if isinstance(item, Mapping):
+                label = item.get("block", item.get("name"))
+                if isinstance(label, str):
+                    names.append(label)
+    return names
+
+
+def set_path(doc: dict, path: str, value: Any) -> str | None:
+    """Set ``value`` at ``path`` inside ``doc`` in place; return an error message or None."""
+    parts = parse_path(path)
+    if parts is None:
+        return f"malformed path {path!r}; expected e.g. inception4a.branches[1][0].conv"
+    head, rest = parts[0], parts[1:]
+    if isinstance(head, str) and (head in doc or not rest) and find_layer(doc, head) is None:
+        target: Any = doc
+        rest = parts
+    else:
+        target = find_layer(doc, head) if isinstance(head, str) else None
+        if target is None:
+            return f"no block or layer named {head!r}; known: {', '.join(layer_names(doc))}"
+        if not rest:
+            return f"path {path!r} names a whole layer; give a field inside it"
+    for i, part in enumerate(rest[:-1]):
+        target = _step(target, part)
+        if target is None:
+            return f"path {path!r} does not exist (stopped at {part!r})"
+    last = rest[-1]
+    if isinstance(last, int):
+        if not isinstance(target, list) or not -len(target) <= last < len(target):
+            return f"path {path!r}: index {last} is out of range"
+        target[last] = value
+    elif isinstance(target, dict):
+        if isinstance(value, Mapping) and isinstance(target.get(last), Mapping):
+            target[last] = {**target[last], **value}
+        else:
+            target[last] = value
+    else:
+        return f"path {path!r} does not exist (cannot set {last!r})"
+    return None
+
+
+def _step(target: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return target[part] if isinstance(target, list) and -len(target) <= part < len(target) else None
+    return target.get(part) if isinstance(target, dict) else None
+
+
+def merge(base: Mapping, override: Mapping) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if key in MERGED_KEYS and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def derive(doc: Any, source: str, load_raw: Callable[[str, str], tuple[Any, str]],
+           chain: tuple[str, ...] = ()) -> Any:
+    """Apply ``base:`` (recursively) and ``set:`` to a raw document.
+
+    ``load_raw(name, relative_to)`` returns ``(raw_doc, source)`` for a base reference, which is
+    a zoo name or a path relative to the file that names it.
+    """
+    if not isinstance(doc, Mapping):
+        return doc
+    doc = copy.deepcopy(doc)  # keeps LineDict/LineList line information
+    if "base" in doc:
+        base_name = doc.pop("base")
+        if not isinstance(base_name, str):
+            raise SpecError([Problem(source, "base", f"expected a zoo name or a file path, found {base_name!r}",
+                                     line_of(doc, "base"))])
+        base_doc, base_source = load_raw(base_name, source)
+        if base_source in chain or base_source == source:
+            cycle = " -> ".join((*chain, source, base_source))
+            raise SpecError([Problem(source, "base", f"cyclic base: {cycle}", line_of(doc, "base"))])
+        base_doc = derive(base_doc, base_source, load_raw, (*chain, source))
+        if not isinstance(base_doc, Mapping):
+            raise SpecError([Problem(base_source, "", "a base spec must be a mapping")])
+        overrides = {k: v for k, v in doc.items() if k != "set"}
+        merged = merge(base_doc, overrides)
+        if "set" in doc:
+            merged["set"] = doc["set"]
+        doc = merged
+    if "set" in doc:
+        edits = doc.pop("set")
+        if not isinstance(edits, Mapping):
+            raise SpecError([Problem(source, "set", "expected a mapping of path: value", line_of(doc, "set"))])
+        problems = []
+        for path, value in edits.items():
+            error = set_path(doc, str(path), copy.deepcopy(value))
+            if error:
+                problems.append(Problem(source, f"set.{path}", error, line_of(edits, path)))
+        if problems:
+            raise SpecError(problems)
+    return doc

@@ -1,0 +1,84 @@
+"""YAML loading that remembers line numbers, so errors can point at the offending line.
+
+PyYAML drops positions once it has built Python objects; these subclasses keep them. They
+behave exactly like ``dict`` and ``list`` everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..errors import Problem, SpecError
+
+
+class LineDict(dict):
+    """A mapping that knows the line of each of its keys (1-based)."""
+
+    line: int | None = None
+    key_lines: dict[str, int]
+
+
+class LineList(list):
+    """A sequence that knows the line of each of its items (1-based)."""
+
+    line: int | None = None
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+        self.flatten_mapping(node)
+        out = LineDict()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "mapping keys must be plain scalars", key_node.start_mark
+                )
+            if key in out:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            out[key] = self.construct_object(value_node, deep=True)
+            out.key_lines[str(key)] = key_node.start_mark.line + 1
+        return out
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
+        out = LineList(self.construct_object(child, deep=True) for child in node.value)
+        out.line = node.start_mark.line + 1
+        out.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return out
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML text; a syntax error becomes a :class:`SpecError` with its line."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        raise SpecError([Problem(source, "", message, line)]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
+        raise SpecError([Problem(source, "", f"YAML error: {exc}")]) from None
+
+
+def line_of(container: Any, key: str | int | None) -> int | None:
+    """Best-known line of ``container[key]`` (or of the container itself)."""
+    if isinstance(container, LineDict):
+        if key is not None and str(key) in container.key_lines:
+            return container.key_lines[str(key)]
+        return container.line
+    if isinstance(container, LineList):
+        if isinstance(key, int) and 0 <= key < len(container.item_lines):
+            return container.item_lines[key]
+        return container.line
+    return None
