@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import ShapeError
 from ..spec.schema import (
@@ -41,6 +42,15 @@ from ..spec.schema import (
 from ..spec.transform import resolve
 
 Shape = tuple[int, ...]  # (C, H, W) for feature maps, (F,) after flattening; batch excluded
+
+
+class OpRecord(NamedTuple):
+    """One op as placed in the network: what the builder and ``show`` need to know about it."""
+
+    op: Op
+    in_shape: Shape
+    out_shape: Shape
+    params: int
 
 
 @dataclass
@@ -125,11 +135,11 @@ def fmt(shape: Shape) -> str:
 class _Counter:
     """Walks ops, threading the shape through and adding costs to the current layer."""
 
-    def __init__(self, spec: Spec, batch: int, record: dict[str, Shape] | None = None):
+    def __init__(self, spec: Spec, batch: int, record: dict[str, OpRecord] | None = None):
         self.spec = spec
         self.n = batch
         self.cur: LayerCost | None = None
-        self.record = record  # module path -> input shape, for the builder
+        self.record = record  # module path -> OpRecord, for the builder and `archbench show`
         self.generated: dict[str, Conv] = {}  # module path -> projection made by "shortcut: auto"
 
     # -- bookkeeping
@@ -151,12 +161,15 @@ class _Counter:
         return shape
 
     def op(self, op: Op, shape: Shape, where: str) -> Shape:
-        if self.record is not None:
-            self.record[where] = shape
         handler = _HANDLERS.get(type(op))
         if handler is None:  # pragma: no cover - every op type has a handler
             raise TypeError(f"no cost handler for {type(op).__name__}")
-        return handler(self, op, shape, where)
+        if self.record is None:
+            return handler(self, op, shape, where)
+        params_before = self.cur.params  # type: ignore[union-attr]
+        out = handler(self, op, shape, where)
+        self.record[where] = OpRecord(op, shape, out, self.cur.params - params_before)  # type: ignore[union-attr]
+        return out
 
     def feature_map(self, shape: Shape, where: str, what: str) -> tuple[int, int, int]:
         if len(shape) != 3:
@@ -307,11 +320,11 @@ _HANDLERS = {
 
 
 def analyze(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1,
-            record: dict[str, Shape] | None = None) -> CostReport:
+            record: dict[str, OpRecord] | None = None) -> CostReport:
     """Shapes and exact costs of every layer and aux head of ``spec``.
 
     Raises :class:`ShapeError` naming the layer and the shapes when the spec cannot be built.
-    ``record``, when given, is filled with the input shape of every op by module path (the
+    ``record``, when given, is filled with an :class:`OpRecord` per op, by module path (the
     builder reads layer widths from it instead of inferring shapes a second time).
     """
     spec = resolve(spec)

@@ -13,19 +13,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..cost.analysis import Shape, analyze
+from ..cost.analysis import OpRecord, analyze
 from ..spec import load_spec, resolve
 from ..spec.schema import LRN, Activation, AdaptivePool, Block, Conv, Dropout, Flatten, Identity, Linear, Op, Pool, Spec, Split
 from .layers import Concat, ConvNormAct, InceptionBlock, Network, ResidualBlock, make_activation
 
 
 class _Builder:
-    def __init__(self, shapes: dict[str, Shape], generated: dict[str, Conv]):
+    def __init__(self, shapes: dict[str, OpRecord], generated: dict[str, Conv]):
         self.shapes = shapes
         self.generated = generated
 
     def op(self, op: Op, where: str) -> nn.Module:
-        shape = self.shapes[where]
+        shape = self.shapes[where].in_shape
         if isinstance(op, Conv):
             out = shape[0] if op.out is None else op.out
             conv = nn.Conv2d(shape[0], out, op.kernel, op.stride, op.padding, groups=op.groups, bias=op.bias)
@@ -102,7 +102,7 @@ def build(target: str | Path | Spec, aux: bool = False, input_size: tuple[int, i
     overrides the spec's input (C, H, W) for linear layers sized by a flatten.
     """
     spec = resolve(load_spec(target))
-    shapes: dict[str, Shape] = {}
+    shapes: dict[str, OpRecord] = {}
     report = analyze(spec, input_size, record=shapes)
     b = _Builder(shapes, report.generated)
     body = []

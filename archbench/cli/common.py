@@ -1,0 +1,52 @@
+"""What every command shares: the consoles, number formatting and the user-error boundary."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import ArchbenchError, SpecError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
+              "BN folded into the conv before it; pooling, additions and activations count zero.")
+
+
+def user_errors(func: F) -> F:
+    """Turn library errors into one readable message and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SpecError as exc:
+            count = len(exc.problems)
+            err_console.print(f"[bold red]error:[/] invalid spec ({count} problem{'s' * (count != 1)}):")
+            for problem in exc.problems:
+                err_console.print(f"  {problem}", markup=False)
+            raise typer.Exit(2) from None
+        except ArchbenchError as exc:
+            err_console.print("[bold red]error:[/] ", end="")
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def human(n: float, unit: str = "") -> str:
+    """1498426368 -> '1.498 G' (three decimals: the precision the papers' budgets are stated in)."""
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3f} {prefix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))

@@ -1,0 +1,38 @@
+"""`archbench validate FILE...`: check specs completely, grammar and shapes, without building."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..cost import analyze
+from ..errors import ArchbenchError, SpecError
+from ..spec import load_spec
+from .common import console, err_console
+
+
+def validate(
+    files: Annotated[list[str], typer.Argument(help="Spec YAML files (or zoo names) to check.")],
+) -> None:
+    """Validate spec files: exit 0 when all are valid, 2 listing every problem when not."""
+    failed = 0
+    for target in files:
+        try:
+            spec = load_spec(target)
+            report = analyze(spec)
+        except SpecError as exc:
+            failed += 1
+            err_console.print(f"[red]✗[/] {target}: {len(exc.problems)} problem(s)")
+            for problem in exc.problems:
+                err_console.print(f"    {problem}", markup=False)
+            continue
+        except ArchbenchError as exc:
+            failed += 1
+            err_console.print(f"[red]✗[/] {target}:", end=" ")
+            err_console.print(str(exc), markup=False)
+            continue
+        console.print(f"[green]✓[/] {target}: {spec.name}, {report.params():,} params, output "
+                      f"{'x'.join(map(str, report.output_shape))}")
+    if failed:
+        raise typer.Exit(2)
