@@ -12,7 +12,7 @@ from rich.console import Console
 from ..errors import ArchbenchError, SpecError
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "

@@ -127,7 +127,12 @@ def derive(doc: Any, source: str, load_raw: Callable[[str, str], tuple[Any, str]
         if not isinstance(base_name, str):
             raise SpecError([Problem(source, "base", f"expected a zoo name or a file path, found {base_name!r}",
                                      line_of(doc, "base"))])
-        base_doc, base_source = load_raw(base_name, source)
+        try:
+            base_doc, base_source = load_raw(base_name, source)
+        except SpecError as exc:
+            reason = "; ".join(p.message for p in exc.problems)
+            raise SpecError([Problem(source, "base", f"cannot load base {base_name!r}: {reason}",
+                                     line_of(doc, "base"))]) from None
         if base_source in chain or base_source == source:
             cycle = " -> ".join((*chain, source, base_source))
             raise SpecError([Problem(source, "base", f"cyclic base: {cycle}", line_of(doc, "base"))])

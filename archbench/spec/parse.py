@@ -74,7 +74,7 @@ def describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     return f"{type(value).__name__} {value!r}"
 
 
