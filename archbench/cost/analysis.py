@@ -19,6 +19,7 @@ Module paths match the builder's, so per-block numbers compare directly with fvc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -261,7 +262,10 @@ class _Counter:
                 self.add_uncounted(block.act)
             return out
         if block.project is not None:
-            out = self.op(block.project, out, f"{where}.project")
+            project = block.project
+            if project.out is None:  # "auto": back to the block's input width, for the sum
+                project = dataclasses.replace(project, out=shape[0])
+            out = self.op(project, out, f"{where}.project")
         short = self._shortcut(block, shape, out, where)
         if short != out:
             raise self.fail(where, f"residual sum needs equal shapes: the branches give {fmt(out)}, "

@@ -25,7 +25,7 @@ class _Builder:
         self.generated = generated
 
     def op(self, op: Op, where: str) -> nn.Module:
-        shape = self.shapes[where].in_shape
+        op, shape = self.shapes[where].op, self.shapes[where].in_shape  # as placed: "auto" resolved
         if isinstance(op, Conv):
             out = shape[0] if op.out is None else op.out
             conv = nn.Conv2d(shape[0], out, op.kernel, op.stride, op.padding, groups=op.groups, bias=op.bias)

@@ -1,0 +1,76 @@
+"""The zoo against REFERENCE.md and against the reference implementations, network by network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import archbench
+from archbench.cost import analyze
+from archbench.nn import NetOutput
+
+from .conftest import REFERENCE_PARAMS, ZOO, zoo_params
+from .reference import REFERENCE_BUILDERS
+
+
+def test_zoo_has_every_reference_network():
+    assert set(ZOO) >= set(REFERENCE_PARAMS)
+
+
+@pytest.mark.parametrize("name", zoo_params())
+def test_params_equal_reference_analytic_and_built(name: str):
+    without, with_aux = REFERENCE_PARAMS[name]
+    spec = archbench.load_spec(name)
+    report = analyze(spec)
+    assert report.params(aux=False) == without
+    assert spec.meta_dict["params"] == without
+    assert sum(p.numel() for p in archbench.build(spec).parameters()) == without
+    if with_aux is None:
+        assert not spec.aux_heads
+    else:
+        assert report.params(aux=True) == with_aux
+        assert sum(p.numel() for p in archbench.build(spec, aux=True).parameters()) == with_aux
+
+
+@pytest.mark.parametrize("name", zoo_params())
+def test_forward_shapes_and_aux_outputs(name: str):
+    spec = archbench.load_spec(name)
+    torch.manual_seed(0)
+    net = archbench.build(spec, aux=True).eval()
+    x = torch.randn(2, *spec.input)
+    with torch.no_grad():
+        out = net(x)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, spec.classes)
+    # block outputs have the shapes the cost model predicts
+    report = analyze(spec, batch=2)
+    seen = {}
+    hooks = [getattr(net, l.name).register_forward_hook(lambda m, i, o, n=l.name: seen.__setitem__(n, tuple(o.shape)))
+             for l in report.layers if not l.is_aux]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    assert seen == {l.name: (2, *l.out_shape) for l in report.layers if not l.is_aux}
+    if spec.aux_heads:
+        net.train()
+        out = net(x)
+        assert isinstance(out, NetOutput)
+        assert out.logits.shape == (2, spec.classes)
+        assert sorted(out.aux_logits) == sorted(h.name for h in spec.aux_heads)
+        assert all(v.shape == (2, spec.classes) for v in out.aux_logits.values())
+        # without aux heads built, training mode returns plain logits
+        plain = archbench.build(spec, aux=False).train()
+        assert isinstance(plain(x), torch.Tensor)
+
+
+REFERENCE_CASES = [(n, aux) for n in ZOO for aux in (False, True)
+                   if (f"{n}_aux" if aux else n) in REFERENCE_BUILDERS]
+
+
+@pytest.mark.parametrize("name,aux", [pytest.param(n, a, id=f"{n}{'-aux' if a else ''}") for n, a in REFERENCE_CASES])
+def test_matches_reference_implementation_block_by_block(name: str, aux: bool):
+    """Params, fvcore FLOPs per operator, and per-block output shapes and FLOPs."""
+    from .reference.compare import compare
+
+    result = compare(name, aux)
+    assert result.ok, "\n".join(result.mismatches)
