@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
+from .profile import profile
 from .show import show
 from .validate import validate
 from .zoo import zoo
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command()(zoo)
 app.command()(show)
 app.command()(validate)
+app.command()(profile)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,134 @@
+"""`archbench profile TARGET`: params, FLOPs, activations, memory and latency, per block."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from ..errors import ArchbenchError
+from .common import CONVENTION, console, human, shape_str, user_errors
+
+BATCH_HELP = "Batch sizes to time, comma-separated (e.g. 1,8,32); memory uses the largest."
+
+
+def parse_batches(text: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise ArchbenchError(f"--batch: expected positive integers separated by commas, got {text!r}")
+    return batches
+
+
+def blocks_frame(result: Any) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame([{**row.__dict__, "output_shape": shape_str(row.output_shape)} for row in result.blocks])
+
+
+def render(result: Any) -> None:
+    """The per-block table, the summary panel, and the notes on what was not counted."""
+    measured = any(b.latency_share is not None for b in result.blocks)
+    table = Table(title=f"{result.target}  ({shape_str(result.input)} input, batch 1 counts)", title_justify="left")
+    for col in ("block", "output", "params", "FLOPs", "% FLOPs", "activations", *(["latency %"] if measured else [])):
+        table.add_column(col, justify="left" if col in ("block", "output") else "right")
+    for b in result.blocks:
+        table.add_row(b.name, shape_str(b.output_shape), f"{b.params:,}", human(b.flops), f"{b.flops_pct:.1f}",
+                      f"{b.activations:,}", *([f"{100 * b.latency_share:.1f}"] if measured else []))
+    console.print(table)
+    f, p, m = result.flops, result.params, result.memory
+    lines = [f"params       {p['total']:,} (trainable {p['trainable']:,}" + (f", aux heads {p['aux_heads']:,})" if result.aux else ")"),
+             f"FLOPs        {human(f['total'])}  ({f['total']:,}; BN folded)   with BN: {human(f['with_batch_norm'])}",
+             "by operator  " + ", ".join(f"{k} {human(v)}" for k, v in f["by_operator"].items()),
+             f"activations  {result.activations['total']:,} (conv+linear outputs)   block outputs "
+             f"{result.activations['block_output_elements']:,} elements",
+             f"check        analytic cost model vs fvcore: {f['analytic_check']}"]
+    if m:
+        if m.get("error"):
+            lines.append(f"memory       not available: {m['error']}")
+        else:
+            lines.append(f"memory       params {human(m['param_bytes'], 'B')}, inference peak "
+                         f"{human(m['inference_peak_bytes'], 'B')}, training step peak {human(m['training_peak_bytes'], 'B')} "
+                         f"(batch {m['batch']}, {m['method']})")
+    for lat in result.latency:
+        if lat.get("error"):
+            lines.append(f"latency b{lat['batch']:<4} {lat['error']}")
+        else:
+            noisy = "  [yellow]spread too wide to trust (IQR > 10% of median)[/]" if lat["noisy"] else ""
+            lines.append(f"latency b{lat['batch']:<4} median {lat['median_ms']:.2f} ms, IQR {lat['iqr_ms']:.2f}, p90 "
+                         f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {lat['throughput']:.1f} img/s "
+                         f"on {lat['device']} {lat['dtype']}{' channels_last' if lat['channels_last'] else ''}{noisy}")
+    console.print(Panel("\n".join(lines), title="summary", title_align="left"))
+    uncounted = f["uncounted"]
+    if uncounted:
+        console.print("[dim]not counted (zero FLOPs in fvcore's convention): "
+                      + ", ".join(f"{op} ×{n}" for op, n in uncounted.items()) + "[/]")
+    env = result.env
+    console.print(f"[dim]{CONVENTION}\nenv: torch {env['torch']}, {env.get('gpu') or env['cpu']}, "
+                  f"{env['threads']} threads[/]")
+
+
+def render_paper(target: Any) -> None:
+    from ..report.paper import COLUMNS, paper_rows
+
+    if target.spec is None:
+        raise ArchbenchError("--paper needs a zoo name or a spec file (the table is read from the spec)")
+    table = Table(title=f"{target.label}: GoogLeNet Table 1 columns", title_justify="left")
+    for col in COLUMNS:
+        table.add_column(col, justify="left" if col in ("name", "type", "output") else "right")
+    for row in paper_rows(target.spec, target.input):
+        table.add_row(*[f"{row[c]:,}" if c in ("params", "ops") else str(row[c]) for c in COLUMNS])
+    console.print(table)
+
+
+@user_errors
+def profile(
+    target: Annotated[str, typer.Argument(help="Zoo name, spec YAML file, or module:callable (e.g. torchvision.models:resnet50).")],
+    input: Annotated[str | None, typer.Option("--input", help="Input size: 224, 299x299 or 3x299x299.")] = None,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Build the aux heads (params only; they do not run at inference).")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch: Annotated[str, typer.Option(help=BATCH_HELP)] = "1",
+    dtype: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (autocast).")] = "fp32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="Time in channels_last memory format.")] = False,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's).")] = None,
+    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Time the network.")] = True,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure or estimate peak memory.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON on stdout.")] = False,
+    out: Annotated[str | None, typer.Option(help="Write the result: .json (all), .csv/.md/.tex/.html (per-block table).")] = None,
+    paper: Annotated[bool, typer.Option("--paper", help="Show GoogLeNet's Table 1 columns (analytic; no profiling).")] = False,
+) -> None:
+    """Profile a network: params, FLOPs (fvcore), activations, memory and latency, per block."""
+    from ..targets import resolve_target
+
+    tgt = resolve_target(target, input)
+    if paper:
+        render_paper(tgt)
+        return
+    if dtype not in ("fp32", "fp16", "bf16"):
+        raise ArchbenchError(f"--dtype: expected fp32, fp16 or bf16, got {dtype!r}")
+    batches = parse_batches(batch)
+    from ..profile import CountMismatch
+    from ..profile import profile as run_profile
+
+    try:
+        result = run_profile(tgt, aux=aux, device=device, batches=batches, dtype=dtype, channels_last=channels_last,
+                             threads=threads, latency=latency, memory=memory)
+    except CountMismatch as exc:
+        console.print(f"[bold red]bug:[/] {exc}")
+        raise typer.Exit(1) from None
+    if out:
+        from ..report import export_table
+
+        path = export_table(blocks_frame(result), out, caption=f"{result.target} per-block profile",
+                            document=result.to_dict())
+        if not as_json:
+            console.print(f"wrote {path}")
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        render(result)
