@@ -25,11 +25,18 @@ def test_params_equal_reference_analytic_and_built(name: str):
     assert report.params(aux=False) == without
     assert spec.meta_dict["params"] == without
     assert sum(p.numel() for p in archbench.build(spec).parameters()) == without
-    if with_aux is None:
-        assert not spec.aux_heads
-    else:
+    if with_aux is not None:
         assert report.params(aux=True) == with_aux
         assert sum(p.numel() for p in archbench.build(spec, aux=True).parameters()) == with_aux
+
+
+def test_googlenet_paper_aux_heads_match_the_paper_formula():
+    """Paper section 5: 5x5/3 avg pool, 1x1 conv 128 (+bias), FC 1024, FC 1000 (no BN)."""
+    def head(channels: int) -> int:
+        return (channels * 128 + 128) + (128 * 4 * 4 * 1024 + 1024) + (1024 * 1000 + 1000)
+
+    report = analyze(archbench.load_spec("googlenet_paper"))
+    assert report.aux_params == head(512) + head(528)  # taps after inception4a and inception4d
 
 
 @pytest.mark.parametrize("name", zoo_params())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
+from .compare import compare
 from .profile import profile
 from .show import show
 from .validate import validate
@@ -26,6 +27,7 @@ app.command()(zoo)
 app.command()(show)
 app.command()(validate)
 app.command()(profile)
+app.command()(compare)
 
 
 def _version(value: bool) -> None:

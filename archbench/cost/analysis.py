@@ -239,7 +239,10 @@ class _Counter:
 
     def concat(self, branches: tuple[tuple[Op, ...], ...], shape: Shape, where: str) -> Shape:
         outs = [self.chain(b, shape, f"{where}.branch{i}") for i, b in enumerate(branches)]
-        if any(len(o) != 3 for o in outs) or len({o[1:] for o in outs}) > 1:
+        if any(len(o) != 3 for o in outs):
+            listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
+            raise self.fail(where, f"branches must end in feature maps to be concatenated: {listing}")
+        if len({o[1:] for o in outs}) > 1:
             listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
             raise self.fail(where, f"branches cannot be concatenated (their spatial sizes differ): {listing}")
         return (sum(o[0] for o in outs), outs[0][1], outs[0][2])

@@ -2,8 +2,8 @@
 
 Loading the canonical YAML gives the same canonical form again (a fixed point), so a network
 found by a search can be saved, diffed and re-profiled. :func:`architecture_hash` ignores
-names, references and descriptions: two specs that build the same network hash the same, which
-is what the search uses to avoid evaluating a candidate twice.
+the network's name, reference, description and meta: two specs that build the same network with the
+same layer names hash the same, which is what the search uses to avoid evaluating a candidate twice.
 """
 
 from __future__ import annotations
@@ -105,7 +105,12 @@ def dump_yaml(spec: Spec) -> str:
 
 
 def architecture_hash(spec: Spec) -> str:
-    """SHA-256 of what determines the built network (not its name or description)."""
+    """SHA-256 of the resolved network, ignoring its name, reference, description and meta.
+
+    Layer names are part of the hash (they name the modules and the search parameters), so two
+    candidates of one search space, which share names, collide exactly when they are the same
+    network.
+    """
     doc = to_dict(spec)
     for key in ("name", "reference", "description", "meta"):
         doc.pop(key, None)

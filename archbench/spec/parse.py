@@ -52,8 +52,9 @@ DEFAULT_KEYS = ("norm", "bn_eps", "act", "conv_bias")
 class Ctx:
     """Where problems are collected while parsing one document."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, classes: int | None = None):
         self.source = source
+        self.classes = classes  # what `linear: classes` means anywhere in the document
         self.problems: list[Problem] = []
 
     def error(self, container: Any, key: Any, path: str, message: str) -> None:
@@ -296,11 +297,15 @@ def parse_dropout(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Dropout | Non
 
 def parse_flatten(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Flatten | None:
     check_keys(ctx, m, path, ("flatten", *_COMMON), "a flatten")
+    if m["flatten"] not in (True, None):
+        ctx.error(m, "flatten", join(path, "flatten"), f"write 'flatten: true', found {describe(m['flatten'])}")
     return Flatten(name=_parse_name(ctx, m, path))
 
 
 def parse_identity(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Identity | None:
     check_keys(ctx, m, path, ("identity", *_COMMON), "an identity")
+    if m["identity"] not in (True, None):
+        ctx.error(m, "identity", join(path, "identity"), f"write 'identity: true', found {describe(m['identity'])}")
     return Identity(name=_parse_name(ctx, m, path))
 
 
@@ -314,7 +319,9 @@ def parse_activation(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Activation
 def parse_linear(ctx: Ctx, m: Mapping, path: str, d: Defaults, classes: int | None = None) -> Linear | None:
     check_keys(ctx, m, path, ("linear", "bias", "act", *_COMMON), "a linear")
     if m["linear"] == "classes":
-        out = classes
+        out = classes if classes is not None else ctx.classes
+        if out is None:
+            ctx.error(m, "linear", join(path, "linear"), "'classes' is not known here; give a number")
     else:
         out = get(ctx, m, "linear", path, "int", minimum=1)
     bias = get(ctx, m, "bias", path, "bool", True)
@@ -427,7 +434,7 @@ def parse_block(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Block | None:
         name = None
     branches = parse_branches(ctx, m, "branches", path, d)
     merge = get(ctx, m, "merge", path, "choice", "concat", choices=MERGES)
-    scale = get(ctx, m, "scale", path, "float", 1.0)
+    scale = get(ctx, m, "scale", path, "float", 1.0, minimum=1e-6)
     repeat = get(ctx, m, "repeat", path, "int", None, minimum=1)
     factorize = parse_factorize(ctx, m, path) if "factorize" in m else None
     project = None
@@ -536,8 +543,9 @@ def parse_aux_heads(ctx: Ctx, m: Mapping, d: Defaults, classes: int | None) -> t
     return tuple(heads)
 
 
-def auto_name(layer: Layer, index: int, counts: dict[str, int]) -> Layer:
-    """Give an unnamed top-level op a stable name: its YAML key plus a running number."""
+def auto_name(layer: Layer, counts: dict[str, int], taken: set[str]) -> Layer:
+    """Give an unnamed top-level op a stable name: its kind plus a running number, skipping
+    names the spec uses explicitly."""
     import dataclasses
 
     if layer.name is not None:
@@ -545,8 +553,12 @@ def auto_name(layer: Layer, index: int, counts: dict[str, int]) -> Layer:
     key = type(layer).__name__.lower()
     if isinstance(layer, Pool):
         key = f"{layer.kind}pool"
-    counts[key] = counts.get(key, 0) + 1
-    return dataclasses.replace(layer, name=f"{key}{counts[key]}")
+    while True:
+        counts[key] = counts.get(key, 0) + 1
+        name = f"{key}{counts[key]}"
+        if name not in taken:
+            taken.add(name)
+            return dataclasses.replace(layer, name=name)
 
 
 def parse_spec(doc: Any, source: str) -> Spec:
@@ -558,6 +570,7 @@ def parse_spec(doc: Any, source: str) -> Spec:
     name = get(ctx, doc, "name", "", "str")
     inp = parse_input(ctx, doc)
     classes = get(ctx, doc, "classes", "", "int", 1000, minimum=1)
+    ctx.classes = classes
     d = parse_defaults(ctx, doc)
     width = get(ctx, doc, "width_multiplier", "", "float", 1.0, minimum=1e-3)
     divisor = get(ctx, doc, "width_divisor", "", "int", 8, minimum=1)
@@ -585,8 +598,9 @@ def parse_spec(doc: Any, source: str) -> Spec:
             get(ctx, doc, key, "", "str")
 
     counts: dict[str, int] = {}
-    body = [auto_name(layer, i, counts) for i, layer in enumerate(body)]
-    head = [auto_name(layer, i, counts) for i, layer in enumerate(head)]  # type: ignore[misc]
+    taken = {x.name for x in (*body, *head) if x.name is not None} | {h.name for h in aux}
+    body = [auto_name(layer, counts, taken) for layer in body]
+    head = [auto_name(layer, counts, taken) for layer in head]  # type: ignore[misc]
     _check_names(ctx, doc, body, head, aux)
     if ctx.problems:
         raise SpecError(ctx.problems)

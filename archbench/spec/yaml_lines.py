@@ -6,6 +6,7 @@ behave exactly like ``dict`` and ``list`` everywhere else.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -54,6 +55,12 @@ class _LineLoader(yaml.SafeLoader):
         return out
 
 
+# YAML 1.1 reads 0x3 as hexadecimal 3 and 1_000 or 1:30 as numbers; in this grammar "0x3" is a
+# padding (0 by 3). Only plain decimal integers are integers here; everything else stays text.
+_LineLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _first, _resolvers in _LineLoader.yaml_implicit_resolvers.items():
+    _resolvers[:] = [(tag, regexp) for tag, regexp in _resolvers if tag != "tag:yaml.org,2002:int"]
+_LineLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789"))
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_sequence)
 
@@ -61,7 +68,7 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML text; a syntax error becomes a :class:`SpecError` with its line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        return unalias(yaml.load(text, Loader=_LineLoader))  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -82,3 +89,19 @@ def line_of(container: Any, key: str | int | None) -> int | None:
             return container.item_lines[key]
         return container.line
     return None
+
+
+def unalias(value: Any) -> Any:
+    """Copy a document so that YAML aliases (``*aux``) become independent copies.
+
+    Without this, ``set: aux1.layers[1].conv`` would also change every layer sharing the anchor.
+    """
+    if isinstance(value, LineDict):
+        out = LineDict((k, unalias(v)) for k, v in value.items())
+        out.line, out.key_lines = value.line, dict(value.key_lines)
+        return out
+    if isinstance(value, LineList):
+        seq = LineList(unalias(v) for v in value)
+        seq.line, seq.item_lines = value.line, list(value.item_lines)
+        return seq
+    return value

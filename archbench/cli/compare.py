@@ -1,0 +1,73 @@
+"""`archbench compare A B C ...`: one row per network, sortable, exportable, plottable."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import ArchbenchError
+from .common import CONVENTION, console, human, user_errors
+from .profile import parse_batches
+
+
+@user_errors
+def compare(
+    targets: Annotated[list[str], typer.Argument(help="Zoo names, spec files or module:callable models.")],
+    batch: Annotated[str, typer.Option(help="Batch size for latency and memory.")] = "1",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (autocast).")] = "fp32",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Time each network.")] = True,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Peak memory of each network.")] = True,
+    sort: Annotated[str | None, typer.Option(help="Sort by a column: params, flops, activations, depth, "
+                                                  "inference_peak_bytes, latency_ms, throughput, network.")] = None,
+    descending: Annotated[bool, typer.Option("--descending", help="Sort from largest to smallest.")] = False,
+    out: Annotated[str | None, typer.Option(help="Write the table: .csv, .md, .tex, .html or .json.")] = None,
+    plot: Annotated[str | None, typer.Option(help="Write a PNG: FLOPs against params and latency.")] = None,
+) -> None:
+    """Compare networks side by side: params, FLOPs, activations, depth, memory, latency."""
+    from ..profile.compare import COLUMNS
+    from ..profile.compare import compare as run_compare
+    from ..targets import resolve_target
+
+    if sort is not None and sort not in COLUMNS:
+        raise ArchbenchError(f"--sort: unknown column {sort!r}; expected one of: {', '.join(COLUMNS)}")
+    (size,) = parse_batches(batch)[:1]
+    resolved = [resolve_target(t) for t in targets]
+    frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
+                        latency=latency, memory=memory, threads=threads)
+    table = Table(title=f"archbench compare (batch {size})", title_justify="left")
+    shown = ["network", "input", "params", "flops", "activations", "depth", "inference_peak_bytes", "latency_ms", "throughput"]
+    heads = ["network", "input", "params", "FLOPs", "activations", "depth", "peak mem (inf.)", "latency ms", "img/s"]
+    for h in heads:
+        table.add_column(h, justify="left" if h in ("network", "input") else "right")
+    for row in frame.to_dict(orient="records"):
+        cells = []
+        for col in shown:
+            v = row[col]
+            if v is None or v != v:  # None or NaN
+                cells.append("-")
+            elif col in ("params", "activations"):
+                cells.append(f"{int(v):,}")
+            elif col == "flops":
+                cells.append(human(v))
+            elif col == "inference_peak_bytes":
+                cells.append(human(v, "B"))
+            elif col in ("latency_ms", "throughput"):
+                cells.append(f"{v:.2f}" if col == "latency_ms" else f"{v:.1f}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"[dim]{CONVENTION} Depth: conv/linear layers on the longest path. Memory: "
+                  f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU meta-device estimate'}.[/]")
+    if out:
+        from ..report import export_table
+
+        console.print(f"wrote {export_table(frame, out, caption='archbench compare')}")
+    if plot:
+        from ..report.plots import plot_comparison
+
+        console.print(f"wrote {plot_comparison(frame, plot)}")

@@ -1,0 +1,47 @@
+"""Plots for comparison tables and studies (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_comparison(frame: Any, path: str | Path) -> Path:
+    """FLOPs against params, and against latency when measured; every point labelled."""
+    plt = _pyplot()
+    has_latency = frame["latency_ms"].notna().any()
+    fig, axes = plt.subplots(1, 2 if has_latency else 1, figsize=(12 if has_latency else 6.5, 5), squeeze=False)
+    panels = [("params", 1e6, "parameters (M)")]
+    if has_latency:
+        batch = int(frame["batch"].iloc[0])
+        panels.append(("latency_ms", 1.0, f"latency, batch {batch} (ms, median)"))
+    for ax, (column, scale, label) in zip(axes[0], panels):
+        x = frame[column] / scale
+        y = frame["flops"] / 1e9
+        ax.scatter(x, y, s=40, color="tab:blue", zorder=3)
+        for xi, yi, name in zip(x, y, frame["network"]):
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=9)
+        ax.set_xlabel(label)
+        ax.set_ylabel("GFLOPs (multiply-adds, BN folded)")
+        ax.grid(True, alpha=0.3, zorder=0)
+        if x.max() / max(x.min(), 1e-9) > 30:
+            ax.set_xscale("log")
+        if y.max() / max(y.min(), 1e-9) > 30:
+            ax.set_yscale("log")
+    device = frame["device"].iloc[0] if "device" in frame else ""
+    fig.suptitle(f"archbench compare ({device})")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
