@@ -10,6 +10,7 @@ import typer
 
 from .. import __version__
 from .compare import compare
+from .cost import cost
 from .profile import profile
 from .show import show
 from .validate import validate
@@ -28,6 +29,7 @@ app.command()(show)
 app.command()(validate)
 app.command()(profile)
 app.command()(compare)
+app.command()(cost)
 
 
 def _version(value: bool) -> None:

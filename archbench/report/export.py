@@ -16,6 +16,11 @@ from ..errors import ArchbenchError
 EXPORT_FORMATS = (".json", ".csv", ".md", ".tex", ".html")
 
 
+def _exact(value: float) -> str:
+    """The shortest text that reads back as the same float (Python's repr of a plain float)."""
+    return repr(float(value))
+
+
 def _check(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in EXPORT_FORMATS:
@@ -34,12 +39,12 @@ def export_table(frame: Any, path: str | Path, caption: str = "", document: dict
     elif suffix == ".csv":
         frame.to_csv(path, index=False)
     elif suffix == ".md":
-        text = frame.to_markdown(index=False)
+        text = frame.to_markdown(index=False, floatfmt="")  # full precision, like the other formats
         path.write_text((f"{caption}\n\n" if caption else "") + text + "\n")
     elif suffix == ".tex":
-        path.write_text(frame.to_latex(index=False, caption=caption or None, escape=True))
+        path.write_text(frame.to_latex(index=False, caption=caption or None, escape=True, float_format=_exact))
     else:
-        path.write_text(frame.to_html(index=False, border=0))
+        path.write_text(frame.to_html(index=False, border=0, float_format=_exact))
     return path
 
 
