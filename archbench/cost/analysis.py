@@ -252,11 +252,31 @@ class _Counter:
 
     def block(self, block: Block, shape: Shape, where: str) -> Shape:
         self.feature_map(shape, where, "a block")
-        for i in range(block.count):
-            inst = block.instance(i)
+        i = 0
+        while i < block.count:
             at = f"{where}.{i}" if block.repeat is not None else where
-            shape = self._block_once(inst, shape, at)
+            before = self._snapshot() if i == 1 and self.record is None else None
+            out = self._block_once(block.instance(i), shape, at)
+            if before is not None and out == shape:
+                # Repetitions after the first are identical and keep the shape: cost them once.
+                self._add_scaled_delta(before, block.count - 2)
+                return out
+            shape = out
+            i += 1
         return shape
+
+    def _snapshot(self) -> tuple[int, int, dict[str, int], dict[str, int]]:
+        c = self.cur
+        return c.params, c.activations, dict(c.flops_by_op), dict(c.uncounted)  # type: ignore[union-attr]
+
+    def _add_scaled_delta(self, before: tuple[int, int, dict[str, int], dict[str, int]], times: int) -> None:
+        c = self.cur
+        params, acts, flops, unc = before
+        c.params += (c.params - params) * times  # type: ignore[union-attr]
+        c.activations += (c.activations - acts) * times  # type: ignore[union-attr]
+        for d, old in ((c.flops_by_op, flops), (c.uncounted, unc)):  # type: ignore[union-attr]
+            for k, v in list(d.items()):
+                d[k] = v + (v - old.get(k, 0)) * times
 
     def _block_once(self, block: Block, shape: Shape, where: str) -> Shape:
         out = self.concat(block.branches, shape, where)
