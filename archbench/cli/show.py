@@ -89,6 +89,14 @@ def show(
                 child = node.add(f"branch{i}")
                 if depth >= 3:
                     _add_chain(child, records, f"{at}.branch{i}", branch)
+            if depth >= 3 and f"{at}.project" in records:
+                node.add("project").add(describe_op(records[f"{at}.project"]))
+            if depth >= 3 and f"{at}.shortcut.0" in records:
+                shortcut = node.add("shortcut")
+                i = 0
+                while f"{at}.shortcut.{i}" in records:
+                    shortcut.add(describe_op(records[f"{at}.shortcut.{i}"]))
+                    i += 1
         elif not isinstance(layer, Block):
             node.label = f"{node.label}  [dim]{op_label(layer)}[/]"
     if aux:

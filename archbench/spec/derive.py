@@ -24,6 +24,8 @@ from .yaml_lines import line_of
 
 _SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 MERGED_KEYS = ("defaults", "meta")
+TOP_LEVEL = ("defaults", "meta", "width_multiplier", "width_divisor", "depth_multiplier", "factorize",
+             "input", "classes", "name", "reference", "description")
 
 
 def parse_path(path: str) -> list[str | int] | None:
@@ -68,9 +70,11 @@ def set_path(doc: dict, path: str, value: Any) -> str | None:
     if parts is None:
         return f"malformed path {path!r}; expected e.g. inception4a.branches[1][0].conv"
     head, rest = parts[0], parts[1:]
-    if isinstance(head, str) and (head in doc or not rest) and find_layer(doc, head) is None:
+    if isinstance(head, str) and (head in doc or head in TOP_LEVEL or not rest) and find_layer(doc, head) is None:
         target: Any = doc
         rest = parts
+        if head in TOP_LEVEL and head not in doc and len(rest) > 1:
+            doc[head] = {}  # e.g. "defaults.bn_eps" on a document that states no defaults
     else:
         target = find_layer(doc, head) if isinstance(head, str) else None
         if target is None:
