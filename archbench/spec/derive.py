@@ -24,6 +24,7 @@ from .yaml_lines import line_of
 
 _SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 MERGED_KEYS = ("defaults", "meta")
+UNSET = "unset"  # `set: {block35.scale: unset}` deletes the field
 TOP_LEVEL = ("defaults", "meta", "width_multiplier", "width_divisor", "depth_multiplier", "factorize",
              "input", "classes", "name", "reference", "description")
 
@@ -91,13 +92,51 @@ def set_path(doc: dict, path: str, value: Any) -> str | None:
             return f"path {path!r}: index {last} is out of range"
         target[last] = value
     elif isinstance(target, dict):
-        if isinstance(value, Mapping) and isinstance(target.get(last), Mapping):
+        if value == UNSET:  # removes a field, e.g. a block's scale when a search makes it concat
+            target.pop(last, None)
+        elif isinstance(value, Mapping) and isinstance(target.get(last), Mapping):
             target[last] = {**target[last], **value}
         else:
             target[last] = value
     else:
         return f"path {path!r} does not exist (cannot set {last!r})"
     return None
+
+
+def get_path(doc: Mapping, path: str) -> Any:
+    """The value at ``path`` (same path language as ``set:``), or raise KeyError."""
+    parts = parse_path(path)
+    if parts is None:
+        raise KeyError(path)
+    head, rest = parts[0], parts[1:]
+    target: Any = find_layer(doc, head) if isinstance(head, str) else None
+    if target is None:
+        target, rest = doc, parts
+    for part in rest:
+        target = _step(target, part)
+        if target is None:
+            raise KeyError(path)
+    return target
+
+
+def expand_glob(doc: Mapping, path: str) -> list[str]:
+    """``inception*.branches[1][0].conv`` -> one path per layer whose name matches the pattern.
+
+    The layer-name part (before the first ".") may use ``*``, ``?`` and ``{a,b}`` alternatives:
+    ``Mixed_6{b,c,d,e}.branches[1][1].kernel``.
+    """
+    import fnmatch
+
+    head, dot, tail = path.partition(".")
+    if not any(c in head for c in "*?{"):
+        return [path]
+    patterns = [head]
+    if "{" in head and "}" in head:
+        pre, _, rest = head.partition("{")
+        options, _, post = rest.partition("}")
+        patterns = [pre + option + post for option in options.split(",")]
+    names = layer_names(doc)
+    return [name + dot + tail for name in names if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 
 def _step(target: Any, part: str | int) -> Any:
