@@ -10,7 +10,7 @@ from archbench.cost import analyze
 from archbench.nn import NetOutput
 
 from .conftest import REFERENCE_PARAMS, ZOO, zoo_params
-from .reference import REFERENCE_BUILDERS
+from .reference import REFERENCE_BUILDERS, REFERENCE_INPUT
 
 
 def test_zoo_has_every_reference_network():
@@ -81,3 +81,30 @@ def test_matches_reference_implementation_block_by_block(name: str, aux: bool):
 
     result = compare(name, aux)
     assert result.ok, "\n".join(result.mismatches)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n, marks=p.marks) for p in zoo_params() for n in p.values
+                                  if n in REFERENCE_BUILDERS])
+def test_same_weights_give_the_same_outputs_as_the_reference(name: str):
+    """The strongest check: load the reference's weights (and random BN statistics) into our
+    network in parameter order and compare logits. FLOPs and shapes cannot see a max pool where
+    an average pool belongs, count_include_pad, BN eps, a residual scale or a missing ReLU; this can."""
+    torch.manual_seed(0)
+    theirs = REFERENCE_BUILDERS[name]().eval()
+    ours = archbench.build(name).eval()
+    with torch.no_grad():
+        for m in theirs.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.normal_(1, 0.1)
+                m.bias.normal_(0, 0.1)
+    ref_state = [v for k, v in theirs.state_dict().items() if not k.endswith("num_batches_tracked")]
+    our_keys = [k for k in ours.state_dict() if not k.endswith("num_batches_tracked")]
+    assert len(ref_state) == len(our_keys)
+    assert [tuple(v.shape) for v in ref_state] == [tuple(ours.state_dict()[k].shape) for k in our_keys]
+    ours.load_state_dict(dict(zip(our_keys, ref_state)), strict=False)
+    x = torch.randn(1, *REFERENCE_INPUT[name])
+    with torch.no_grad():
+        a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
