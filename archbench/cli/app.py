@@ -12,6 +12,7 @@ from .. import __version__
 from .compare import compare
 from .cost import cost
 from .profile import profile
+from .search import report, search
 from .show import show
 from .validate import validate
 from .zoo import zoo
@@ -30,6 +31,8 @@ app.command()(validate)
 app.command()(profile)
 app.command()(compare)
 app.command()(cost)
+app.command()(search)
+app.command()(report)
 
 
 def _version(value: bool) -> None:

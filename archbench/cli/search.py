@@ -1,0 +1,100 @@
+"""`archbench search` and `archbench report`: Optuna search under budgets, and its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ArchbenchError
+from .common import console, user_errors
+
+BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
+               "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
+
+
+@user_errors
+def search(
+    budget: Annotated[list[str] | None, typer.Option("--budget", help=BUDGET_HELP)] = None,
+    space: Annotated[str, typer.Option(help="Search space: a shipped name (inception_v1, inception_v3, "
+                                            "inception_resnet) or a YAML file.")] = "inception_v1",
+    objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot (default), synflow, params, "
+                                                        "flops, latency; repeat for a multi-objective search.")] = None,
+    trials: Annotated[int, typer.Option(help="Trials to run (in addition to finished ones when resuming).")] = 50,
+    study: Annotated[str | None, typer.Option(help="Study name; an existing one is resumed. Default: the space's name.")] = None,
+    storage: Annotated[str | None, typer.Option(help="RDB URL (postgresql://...) shared by workers on several "
+                                                     "machines. Default: a journal file under results/<study>/.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes on this machine, all on one study.")] = 1,
+    seed: Annotated[int, typer.Option(help="Sampler seed; with one worker the same seed gives the same trials.")] = 0,
+    repair: Annotated[bool, typer.Option("--repair/--no-repair", help="Scale over/under-budget candidates' width "
+                                                                        "to use 90-100% of the tightest budget.")] = True,
+    sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
+    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+) -> None:
+    """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..search.report import write_report
+    from ..search.runner import SearchConfig, prepare, run_search
+
+    if sampler not in ("tpe", "random"):
+        raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
+    config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
+                          study=study, storage=storage, workers=workers, seed=seed, repair=repair,
+                          results=results, sampler=sampler)
+    prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
+    state = {"done": 0, "feasible": 0, "best": None}
+    with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as progress:
+        task = progress.add_task("starting", total=trials)
+
+        def on_trial(study_, trial) -> None:
+            state["done"] += 1
+            if trial.state.name == "COMPLETE" and not trial.user_attrs.get("infeasible"):
+                state["feasible"] += 1
+                if len(study_.directions) == 1:
+                    better = max if study_.direction.name == "MAXIMIZE" else min
+                    state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
+            best = "-" if state["best"] is None else f"{state['best']:.4g}"
+            progress.update(task, completed=min(state["done"], trials),
+                            description=f"best {best}  feasible {state['feasible']}/{state['done']}")
+
+        try:
+            found = run_search(config, on_trial)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: finished trials are kept; run the same command to resume[/]")
+            raise typer.Exit(130) from None
+    folder = Path(results) / found.study_name
+    written = write_report(found, folder)
+    console.print(f"study {found.study_name}: {len(found.trials)} trials in {folder}/ "
+                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)")
+    for key, path in written.items():
+        if key.startswith("best_"):
+            console.print(f"  {path}")
+
+
+@user_errors
+def report(
+    study: Annotated[str, typer.Argument(help="Study name (its folder under --results).")],
+    storage: Annotated[str | None, typer.Option(help="RDB URL, when the study is not in a local journal file.")] = None,
+    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    top: Annotated[int, typer.Option(help="Best trials to export as spec files (single objective).")] = 5,
+) -> None:
+    """Regenerate a study's tables, plot and best specs from its storage (also while it runs)."""
+    import optuna
+
+    from ..search.report import write_report
+    from ..search.runner import SearchConfig, storage_for
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage is None and not (Path(results) / study / "study.journal").exists():
+        raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")
+    config = SearchConfig(storage=storage, results=results)
+    try:
+        found = optuna.load_study(study_name=study, storage=storage_for(config, study))
+    except KeyError:
+        raise ArchbenchError(f"no study named {study!r} in that storage") from None
+    written = write_report(found, Path(results) / study, top=top)
+    finished = [t for t in found.trials if t.state.is_finished()]
+    console.print(f"study {study}: {len(finished)} finished trials; wrote {len(written)} files to {results}/{study}/")

@@ -1,0 +1,109 @@
+"""Search objectives: training-free proxies, the params/FLOPs baselines, and measured latency.
+
+What each measures and how far to trust it:
+
+- ``naswot`` (Mellor et al. 2021, "Neural Architecture Search without Training"): the log
+  determinant of the Hamming-similarity kernel of the networks' ReLU activation patterns over a
+  batch; higher means inputs are told apart better at initialization. Data-free here (random
+  normal inputs). Rank correlation with trained accuracy on NAS-Bench-201 ~0.6-0.8; on other
+  spaces often no better than params. Maximized.
+- ``synflow`` (Tanaka et al. 2020; as a NAS proxy Abdelfattah et al. 2021): log of the summed
+  |theta * dR/dtheta| of the linearized network (absolute weights, all-ones input, float64). Data
+  free; correlates strongly with parameter count. Maximized.
+- ``params`` / ``flops``: the baselines the literature finds hard to beat (bigger is usually
+  more accurate under a budget). Maximized. Free: analytic.
+- ``latency``: measured median at batch 1 on the search's device, milliseconds. Minimized.
+None of these replaces measured accuracy; treat proxy rankings as hints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ArchbenchError
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str  # "maximize" | "minimize"
+    needs_model: bool
+    fn: Callable[..., float]
+    help: str
+
+
+def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int = 0) -> float:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    x = torch.randn(batch, *input_shape)
+    kernel = torch.zeros(batch, batch, dtype=torch.float64)
+
+    def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+        codes = (out.detach().reshape(out.shape[0], -1) > 0).double()
+        kernel.add_(codes @ codes.t() + (1 - codes) @ (1 - codes).t())
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+    if not hooks:
+        raise ArchbenchError("naswot needs ReLU activations; this network has none")
+    model.train()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    sign, logdet = torch.linalg.slogdet(kernel)
+    return float(logdet) if sign > 0 else float("nan")
+
+
+def _synflow(model: Any, input_shape: tuple[int, ...]) -> float:
+    import torch
+
+    model = model.double().eval()
+    signs = {}
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            signs[name] = torch.sign(p)
+            p.abs_()
+    model.zero_grad()
+    out = model(torch.ones(1, *input_shape, dtype=torch.float64))
+    torch.sum(out).backward()
+    total = sum(float((p * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
+    return math.log(total) if total > 0 and math.isfinite(total) else float("nan")
+
+
+def _latency(model: Any, input_shape: tuple[int, ...]) -> float:
+    import torch
+
+    from ..profile.latency import measure_latency
+
+    result = measure_latency(model, input_shape, 1, torch.device("cpu"), warmup_s=0.2, min_runs=5, min_time_s=0.3)
+    if result.median_ms is None:
+        raise ArchbenchError(result.error or "latency could not be measured")
+    return result.median_ms
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "naswot": Objective("naswot", "maximize", True, _naswot, "NASWOT log-det of ReLU-pattern kernel (data-free)"),
+    "synflow": Objective("synflow", "maximize", True, _synflow, "log SynFlow saliency (data-free)"),
+    "params": Objective("params", "maximize", False, lambda priced: float(priced.params), "parameter count"),
+    "flops": Objective("flops", "maximize", False, lambda priced: float(priced.flops), "FLOPs (multiply-adds)"),
+    "latency": Objective("latency", "minimize", True, _latency, "median latency, batch 1, ms"),
+}
+
+
+def get_objectives(names: list[str]) -> list[Objective]:
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if "train" in unknown:
+        raise ArchbenchError("--objective train is not available yet (it needs the training issue); "
+                             f"available: {', '.join(OBJECTIVES)}")
+    if unknown:
+        raise ArchbenchError(f"unknown objective {unknown[0]!r}; available: {', '.join(OBJECTIVES)}")
+    if len(set(names)) != len(names):
+        raise ArchbenchError("--objective: each objective may be given once")
+    return [OBJECTIVES[n] for n in names]

@@ -1,0 +1,250 @@
+"""Running a search: one Optuna study, one or many worker processes, resumable.
+
+Storage: by default a journal file ``results/<study>/study.journal`` (Optuna's
+``JournalFileBackend``: an append-only log with file locking, safe for several processes on one
+machine, where SQLite is not); ``--storage URL`` takes an RDB URL (PostgreSQL) shared by workers
+on several machines. Each finished trial is in the storage as soon as it completes, so Ctrl-C or a
+killed worker loses nothing finished; trials left RUNNING by a dead worker are failed and their
+parameters re-enqueued when the search is resumed from the same file storage.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArchbenchError
+from ..spec.canonical import architecture_hash
+from ..units import Budget
+from .budget import BAND, check_possible, price, repair
+from .objectives import Objective, get_objectives
+from .space import SearchSpace, load_space
+
+
+@dataclass
+class SearchConfig:
+    space: str = "inception_v1"
+    budgets: list[str] = field(default_factory=list)
+    objectives: list[str] = field(default_factory=lambda: ["naswot"])
+    trials: int = 50
+    study: str | None = None
+    storage: str | None = None
+    workers: int = 1
+    seed: int = 0
+    repair: bool = True
+    results: str = "results"
+    sampler: str = "tpe"  # "tpe" | "random"
+    timeout: float | None = None
+
+
+def study_name(config: SearchConfig, space: SearchSpace) -> str:
+    return config.study or f"{space.name}"
+
+
+def storage_for(config: SearchConfig, name: str) -> Any:
+    import optuna
+
+    if config.storage:
+        if config.storage.startswith(("postgresql", "mysql", "sqlite")):
+            return optuna.storages.RDBStorage(config.storage, heartbeat_interval=30, grace_period=120)
+        raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
+    folder = Path(config.results) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+
+
+def _sampler(config: SearchConfig, worker: int, multi: bool) -> Any:
+    import optuna
+
+    seed = config.seed + worker
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1)
+
+
+class Evaluator:
+    """The objective Optuna calls: sample, price, repair, check, then evaluate (or reuse)."""
+
+    def __init__(self, space: SearchSpace, budgets: list[Budget], objectives: list[Objective], repair_on: bool):
+        self.space = space
+        self.budgets = budgets
+        self.objectives = objectives
+        self.repair_on = repair_on
+        self.overhead_s: list[float] = []
+
+    def __call__(self, trial: Any) -> Any:
+        t0 = time.perf_counter()
+        values = self.space.sample(trial)
+        spec = self.space.spec(values, name=f"{trial.study.study_name}_trial{trial.number}")
+        priced = repair(spec, self.budgets, self.space.min_width) if self.repair_on else price(spec, self.budgets)
+        trial.set_user_attr("flops", priced.flops)
+        trial.set_user_attr("params", priced.params)
+        trial.set_user_attr("width_multiplier", priced.spec.width_multiplier)
+        trial.set_user_attr("budget_usage", priced.tightest)
+        digest = architecture_hash(priced.spec)
+        trial.set_user_attr("arch_hash", digest)
+        for text, usage in priced.usage.items():
+            trial.set_constraint(text, usage - 1.0)
+        self.overhead_s.append(time.perf_counter() - t0)
+        if not priced.feasible:
+            trial.set_user_attr("infeasible", True)
+            return self._worst()
+        cached = self._cached(trial, digest)
+        if cached is not None:
+            return cached
+        model = None
+        if any(o.needs_model for o in self.objectives) or any(b.kind in ("latency", "memory") for b in self.budgets):
+            from ..nn import build
+
+            model = build(priced.spec)
+        if not self._check_measured_budgets(trial, priced, model):
+            return self._worst()
+        results = []
+        for objective in self.objectives:
+            if objective.needs_model:
+                value = objective.fn(model, priced.spec.input)
+            else:
+                value = objective.fn(priced)
+            if not math.isfinite(value):  # fails this trial only; the search goes on
+                raise ValueError(f"{objective.name} gave a non-finite value ({value})")
+            results.append(value)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def _worst(self) -> Any:
+        values = [-math.inf if o.direction == "maximize" else math.inf for o in self.objectives]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def _cached(self, trial: Any, digest: str) -> Any:
+        from optuna.trial import TrialState
+
+        for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if other.user_attrs.get("arch_hash") == digest and not other.user_attrs.get("infeasible"):
+                trial.set_user_attr("cached_from", other.number)
+                return other.values[0] if len(other.values) == 1 else tuple(other.values)
+        return None
+
+    def _check_measured_budgets(self, trial: Any, priced: Any, model: Any) -> bool:
+        ok = True
+        for budget in self.budgets:
+            if budget.kind == "latency":
+                from .objectives import _latency
+
+                value = _latency(model, priced.spec.input)
+            elif budget.kind == "memory":
+                from ..nn import build
+                from ..profile.memory import estimate_on_meta
+
+                value = estimate_on_meta(lambda: build(priced.spec), priced.spec.input, 1)[2]
+            else:
+                continue
+            trial.set_user_attr(f"{budget.kind}_measured", value)
+            trial.set_constraint(budget.text, value / budget.limit - 1.0)
+            ok = ok and value <= budget.limit
+        if not ok:
+            trial.set_user_attr("infeasible", True)
+        return ok
+
+
+def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objective]]:
+    """Validate everything a search needs; user errors surface here, before any study exists."""
+    from ..units import parse_budget
+
+    space = load_space(config.space)
+    texts = config.budgets or ([space.budget] if space.budget else [])
+    budgets = [parse_budget(t) for t in texts]
+    objectives = get_objectives(config.objectives)
+    if config.trials < 1 or config.workers < 1:
+        raise ArchbenchError("--trials and --workers must be at least 1")
+    check_possible(space.spec(space.smallest()), budgets, space.min_width)
+    return space, budgets, objectives
+
+
+def recover_stale(study: Any) -> int:
+    """Fail trials left RUNNING by a dead worker and enqueue their parameters again."""
+    from optuna.trial import TrialState
+
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in stale:
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params, skip_if_exists=False)
+    return len(stale)
+
+
+def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0) -> Any:
+    import optuna
+
+    name = study_name(config, space)
+    directions = [o.direction for o in objectives]
+    study = optuna.create_study(study_name=name, storage=storage_for(config, name), load_if_exists=True,
+                                directions=directions, sampler=_sampler(config, worker, len(directions) > 1))
+    if [d.name.lower() for d in study.directions] != directions:
+        raise ArchbenchError(f"study {name!r} exists with objectives of directions "
+                             f"{[d.name.lower() for d in study.directions]}; use another --study name")
+    return study
+
+
+def _worker(config: SearchConfig, worker: int, n_trials: int) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, budgets, objectives = prepare(config)
+    study = open_study(config, space, objectives, worker)
+    study.optimize(Evaluator(space, budgets, objectives, config.repair), n_trials=n_trials,
+                   catch=(Exception,), timeout=config.timeout)
+
+
+def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None = None) -> Any:
+    """Run (or resume) a search; returns the study. ``on_trial(study, trial)`` after each trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, budgets, objectives = prepare(config)
+    study = open_study(config, space, objectives)
+    if not config.storage:
+        recover_stale(study)
+    if not study.trials:
+        study.enqueue_trial(space.defaults)  # the paper's design point, scaled to the budget
+    study.set_user_attr("space", config.space)
+    study.set_user_attr("budgets", [b.text for b in budgets])
+    study.set_user_attr("objectives", [o.name for o in objectives])
+    callbacks = [lambda s, t: on_trial(s, t)] if on_trial else []
+    if config.workers == 1:
+        evaluator = Evaluator(space, budgets, objectives, config.repair)
+        study.optimize(evaluator, n_trials=config.trials, catch=(Exception,), callbacks=callbacks,
+                       timeout=config.timeout)
+        study.set_user_attr("overhead_ms_median", sorted(evaluator.overhead_s)[len(evaluator.overhead_s) // 2] * 1e3
+                            if evaluator.overhead_s else None)
+        return study
+    shares = [config.trials // config.workers + (i < config.trials % config.workers) for i in range(config.workers)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(config, i, n)) for i, n in enumerate(shares) if n]
+    for p in procs:
+        p.start()
+    seen = 0
+    while any(p.is_alive() for p in procs):
+        time.sleep(0.5)
+        trials = study.get_trials(deepcopy=False)
+        finished = [t for t in trials if t.state.is_finished()]
+        if on_trial and len(finished) > seen:
+            for t in finished[seen:]:
+                on_trial(study, t)
+            seen = len(finished)
+    for p in procs:
+        p.join()
+    return study
+
+
+def in_band(trial: Any) -> bool:
+    usage = trial.user_attrs.get("budget_usage")
+    return usage is not None and BAND[0] <= usage <= BAND[1]
+
+
+__all__ = ["SearchConfig", "run_search", "prepare", "open_study", "Evaluator", "in_band"]
