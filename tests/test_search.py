@@ -197,29 +197,33 @@ def _postgres_bin() -> Path | None:
 
 
 @pytest.fixture
-def postgres_url(tmp_path_factory):
+def postgres_url():
     pg = _postgres_bin()
     if pg is None:
         pytest.skip("PostgreSQL server binaries not found (.ci/run installs Debian's postgresql)")
     try:
-        import psycopg2  # noqa: F401
+        import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg2 is not installed")
-    data = tmp_path_factory.mktemp("pg")
-    user = "postgres" if os.geteuid() == 0 else None
+        pytest.skip("psycopg (PostgreSQL driver) is not installed")
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="archbench-pg-"))  # outside pytest's root-only tmp tree
+    user = "postgres" if os.geteuid() == 0 else None  # the server refuses to run as root
     prefix = ["runuser", "-u", user, "--"] if user else []
     if user:
-        shutil.chown(data, user)
+        shutil.chown(home, user)
+    data = home / "data"
     port = str(54000 + os.getpid() % 1000)
     try:
         subprocess.run([*prefix, str(pg / "initdb"), "-D", str(data), "-A", "trust", "-U", "archbench"], check=True,
                        capture_output=True)
-        subprocess.run([*prefix, str(pg / "pg_ctl"), "-D", str(data), "-o", f"-p {port} -k {data} -h 127.0.0.1",
-                        "-w", "start", "-l", str(data / "log")], check=True, capture_output=True)
+        subprocess.run([*prefix, str(pg / "pg_ctl"), "-D", str(data), "-o", f"-p {port} -k {home} -h 127.0.0.1",
+                        "-w", "start", "-l", str(home / "log")], check=True, capture_output=True)
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         pytest.skip(f"could not start PostgreSQL: {exc}")
     yield f"postgresql://archbench@127.0.0.1:{port}/postgres"
     subprocess.run([*prefix, str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_two_workers_on_postgresql(postgres_url: str, tmp_path: Path):
