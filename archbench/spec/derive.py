@@ -164,7 +164,9 @@ def derive(doc: Any, source: str, load_raw: Callable[[str, str], tuple[Any, str]
     """
     if not isinstance(doc, Mapping):
         return doc
-    doc = copy.deepcopy(doc)  # keeps LineDict/LineList line information
+    # The document is consumed: `set:` edits nested values in place. Callers pass freshly loaded
+    # documents (a cached one must be deep-copied first, as search spaces do).
+    doc = type(doc)(doc) if not hasattr(doc, "key_lines") else _shallow(doc)
     if "base" in doc:
         base_name = doc.pop("base")
         if not isinstance(base_name, str):
@@ -199,3 +201,10 @@ def derive(doc: Any, source: str, load_raw: Callable[[str, str], tuple[Any, str]
         if problems:
             raise SpecError(problems)
     return doc
+
+
+def _shallow(doc: Any) -> Any:
+    """A top-level copy that keeps the line information of a LineDict."""
+    out = type(doc)(doc)
+    out.line, out.key_lines = doc.line, dict(doc.key_lines)
+    return out
