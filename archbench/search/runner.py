@@ -56,7 +56,9 @@ def storage_for(config: SearchConfig, name: str) -> Any:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna but long-standing
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # a worker that dies leaves its trial RUNNING; other workers fail it after the grace period
-                return optuna.storages.RDBStorage(config.storage, heartbeat_interval=30, grace_period=120)
+                return optuna.storages.RDBStorage(
+                    config.storage, heartbeat_interval=30, grace_period=120,
+                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
         raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
     folder = Path(config.results) / name
     folder.mkdir(parents=True, exist_ok=True)
