@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
 from ..errors import ArchbenchError, SpecError
 
@@ -50,3 +52,16 @@ def human(n: float, unit: str = "") -> str:
 
 def shape_str(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def make_table(title: str, columns: list[str], left: tuple[str, ...] = (), wrap: tuple[str, ...] = ()) -> Table:
+    """A compact table whose numbers and names never wrap, so a per-block profile fits 80 columns.
+
+    Columns in ``left`` are left-aligned (names, shapes); only those in ``wrap`` (free text such
+    as a reference) may wrap when the terminal is narrow.
+    """
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right", no_wrap=col not in wrap,
+                         overflow="fold" if col in wrap else "ellipsis")
+    return table

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, console, human, user_errors
+from .common import CONVENTION, console, human, make_table, user_errors
 from .profile import parse_batches
 
 
@@ -38,11 +37,9 @@ def compare(
     resolved = [resolve_target(t) for t in targets]
     frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
                         latency=latency, memory=memory, threads=threads)
-    table = Table(title=f"archbench compare (batch {size})", title_justify="left")
     shown = ["network", "input", "params", "flops", "activations", "depth", "inference_peak_bytes", "latency_ms", "throughput"]
     heads = ["network", "input", "params", "FLOPs", "activations", "depth", "peak mem (inf.)", "latency ms", "img/s"]
-    for h in heads:
-        table.add_column(h, justify="left" if h in ("network", "input") else "right")
+    table = make_table(f"archbench compare (batch {size})", heads, left=("network", "input"))
     for row in frame.to_dict(orient="records"):
         cells = []
         for col in shown:

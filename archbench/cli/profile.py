@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, console, human, shape_str, user_errors
+from .common import CONVENTION, console, human, make_table, shape_str, user_errors
 
 BATCH_HELP = "Batch sizes to time, comma-separated (e.g. 1,8,32); memory uses the largest."
 
@@ -34,9 +33,9 @@ def blocks_frame(result: Any) -> Any:
 def render(result: Any) -> None:
     """The per-block table, the summary panel, and the notes on what was not counted."""
     measured = any(b.latency_share is not None for b in result.blocks)
-    table = Table(title=f"{result.target}  ({shape_str(result.input)} input, batch 1 counts)", title_justify="left")
-    for col in ("block", "output", "params", "FLOPs", "% FLOPs", "activations", *(["latency %"] if measured else [])):
-        table.add_column(col, justify="left" if col in ("block", "output") else "right")
+    table = make_table(f"{result.target}  ({shape_str(result.input)} input, batch 1 counts)",
+                       ["block", "output", "params", "FLOPs", "% FLOPs", "activations", *(["% latency"] if measured else [])],
+                       left=("block", "output"))
     for b in result.blocks:
         table.add_row(b.name, shape_str(b.output_shape), f"{b.params:,}", human(b.flops), f"{b.flops_pct:.1f}",
                       f"{b.activations:,}", *([f"{100 * b.latency_share:.1f}"] if measured else []))
@@ -78,9 +77,7 @@ def render_paper(target: Any) -> None:
 
     if target.spec is None:
         raise ArchbenchError("--paper needs a zoo name or a spec file (the table is read from the spec)")
-    table = Table(title=f"{target.label}: GoogLeNet Table 1 columns", title_justify="left")
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col in ("name", "type", "output") else "right")
+    table = make_table(f"{target.label}: GoogLeNet Table 1 columns", list(COLUMNS), left=("name", "type", "output"))
     for row in paper_rows(target.spec, target.input):
         table.add_row(*[f"{row[c]:,}" if c in ("params", "ops") else str(row[c]) for c in COLUMNS])
     console.print(table)

@@ -73,7 +73,8 @@ def show(
     records: dict[str, OpRecord] = {}
     report = analyze(spec, size, record=records)
     root = Tree(f"[bold]{spec.name}[/]  input {shape_str(report.input)}  "
-                f"{report.params(aux=False):,} params  {human(report.flops, 'FLOPs')}")
+                f"{report.params(aux=False):,} params  {human(report.flops, 'FLOPs')}"
+                + (f"\n[dim]reference: {spec.reference}[/]" if spec.reference else ""))
     layers = {x.name: x for x in report.layers}
     for layer in spec.body + spec.head:
         cost = layers[layer.name]

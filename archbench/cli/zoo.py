@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from .. import zoo as zoo_lib
 from ..cost import analyze
 from ..spec import load_spec
-from .common import CONVENTION, console, human, user_errors
+from .common import CONVENTION, console, human, make_table, user_errors
 
 
 @user_errors
 def zoo() -> None:
     """List the zoo: reference, input size, params without and with aux heads, FLOPs."""
-    table = Table(title="archbench zoo", title_justify="left")
-    for col, justify in (("name", "left"), ("reference", "left"), ("input", "left"), ("params", "right"),
-                         ("params (with aux)", "right"), ("FLOPs", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    # The reference is free text: shown where the terminal has room for it beside the numbers.
+    wide = console.width >= 110
+    columns = ["name", "input", "params", "with aux", "FLOPs", *(["reference"] if wide else [])]
+    table = make_table("archbench zoo", columns, left=("name", "input", "reference"), wrap=("reference",))
     for name in zoo_lib.names():
         spec = load_spec(name)
         report = analyze(spec)
         with_aux = f"{report.params(aux=True):,}" if spec.aux_heads else "-"
-        table.add_row(name, spec.reference, "x".join(map(str, spec.input)), f"{report.params():,}", with_aux,
-                      human(report.flops))
+        table.add_row(name, "x".join(map(str, spec.input)), f"{report.params():,}", with_aux,
+                      human(report.flops), *([spec.reference] if wide else []))
     console.print(table)
-    console.print(f"[dim]{CONVENTION} Inference at batch 1.[/]")
+    console.print(f"[dim]{CONVENTION} Inference at batch 1."
+                  + ("" if wide else " References: `archbench show NAME`, or a terminal 110 columns wide.") + "[/]")
