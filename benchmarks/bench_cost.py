@@ -1,6 +1,8 @@
 """Speed of the analytic cost model: specs per second, and the ratio to build + fvcore.
 
 Goals (issue 4): GoogLeNet costed in <= 0.2 ms (>= 5,000 specs/s), Inception-ResNet-v2 <= 1 ms.
+Memory: ``estimate_memory`` (both peaks, from the spec) against the meta-device replay of the built
+module (``estimate_on_meta``, build included), and how far apart their peaks are.
 
     python benchmarks/bench_cost.py
 """
@@ -12,8 +14,9 @@ import time
 import torch
 
 import archbench
-from archbench.cost import analyze
+from archbench.cost import analyze, estimate_memory
 from archbench.profile.counting import count
+from archbench.profile.memory import estimate_on_meta
 
 from _common import machine
 
@@ -41,6 +44,18 @@ def main() -> None:
         print(f"{name:20s} analyze {analytic * 1e3:7.3f} ms ({1 / analytic:8.0f} specs/s)   "
               f"load+validate {load * 1e3:6.2f} ms   build+fvcore {traced * 1e3:8.1f} ms   "
               f"speed-up {traced / analytic:8.0f}x")
+    for name in ("googlenet", "inception_resnet_v2"):
+        spec = archbench.load_spec(name)
+        for batch in (1, 32):
+            analytic = per_call(lambda: estimate_memory(spec, batch=batch))
+            start = time.perf_counter()
+            _, _, inference, training = estimate_on_meta(lambda: archbench.build(spec), spec.input, batch)
+            replay = time.perf_counter() - start
+            est = estimate_memory(spec, batch=batch)
+            errors = est.inference_peak_bytes / inference - 1, est.training_peak_bytes / training - 1
+            print(f"{name:20s} b{batch:<3d} estimate_memory {analytic * 1e3:6.2f} ms   build+meta replay "
+                  f"{replay * 1e3:7.0f} ms   speed-up {replay / analytic:6.0f}x   peaks vs replay: "
+                  f"inference {errors[0]:+.2%}, training {errors[1]:+.2%}")
 
 
 if __name__ == "__main__":

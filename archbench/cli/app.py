@@ -9,11 +9,13 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
+from .calibrate import calibrate
 from .compare import compare
 from .cost import cost
 from .profile import profile
 from .search import report, search
 from .show import show
+from .train import train
 from .validate import validate
 from .zoo import zoo
 
@@ -33,6 +35,8 @@ app.command()(compare)
 app.command()(cost)
 app.command()(search)
 app.command()(report)
+app.command()(train)
+app.command()(calibrate)
 
 
 def _version(value: bool) -> None:

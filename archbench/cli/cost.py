@@ -1,4 +1,9 @@
-"""`archbench cost TARGET`: the analytic numbers of a spec, instantly, without building it."""
+"""`archbench cost TARGET`: the analytic numbers of a spec, instantly, without building it.
+
+Memory comes from the same spec (:func:`archbench.cost.estimate_memory`): parameter and
+activation bytes, and the peaks of inference and of a training step (SGD with momentum) at
+``--batch``; fp32, aux heads not built, as ``archbench profile`` measures them by default.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..cost import analyze
+from ..cost import analyze, estimate_memory
 from ..errors import ArchbenchError
 from ..spec import load_spec
 from ..spec.parse import parse_input_size
@@ -22,7 +27,7 @@ def cost(
     batch: Annotated[int, typer.Option(min=1, help="Batch size the counts are for.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
 ) -> None:
-    """Analytic params, FLOPs and activations per block: no torch, no tracing."""
+    """Analytic params, FLOPs, activations and memory per block: no torch, no tracing."""
     spec = load_spec(target)
     size = None
     if input is not None:
@@ -30,6 +35,7 @@ def cost(
         if size is None:
             raise ArchbenchError(f"--input: expected 224 or CxHxW such as 3x224x224, got {input!r}")
     report = analyze(spec, size, batch=batch)
+    memory = estimate_memory(spec, size, batch=batch)
     if as_json:
         typer.echo(json.dumps({
             "target": spec.name, "input": list(report.input), "batch": batch,
@@ -38,6 +44,7 @@ def cost(
             "uncounted": report.uncounted(),
             "blocks": [{"name": x.name, "output_shape": list(x.out_shape), "params": x.params, "flops": x.flops,
                         "activations": x.activations, "aux": x.is_aux} for x in report.layers],
+            "memory": memory.to_dict(),
         }, indent=2))
         return
     table = Table(title=f"{spec.name} (analytic, {shape_str(report.input)}, batch {batch})", title_justify="left")
@@ -51,6 +58,13 @@ def cost(
     console.print(f"params {report.params():,}" + (f" ({report.params(aux=True):,} with aux heads)" if spec.aux_heads else "")
                   + f"   FLOPs {human(report.flops)} ({report.flops:,}; BN folded, BN share {human(bn)})"
                   + f"   activations {report.activations:,}")
+    console.print(f"memory (batch {batch}, fp32): params {_mb(memory.param_bytes)}, activations "
+                  f"{_mb(memory.activation_bytes)} (block outputs), peak inference {_mb(memory.inference_peak_bytes)}, "
+                  f"peak training step {_mb(memory.training_peak_bytes)} (SGD momentum)")
     if report.uncounted():
         console.print("[dim]not counted: " + ", ".join(f"{k} ×{v}" for k, v in report.uncounted().items()) + "[/]")
     console.print(f"[dim]{CONVENTION}[/]")
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:,.1f} MB"

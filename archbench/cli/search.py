@@ -20,7 +20,8 @@ def search(
     space: Annotated[str, typer.Option(help="Search space: a shipped name (inception_v1, inception_v3, "
                                             "inception_resnet) or a YAML file.")] = "inception_v1",
     objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot (default), synflow, params, "
-                                                        "flops, latency; repeat for a multi-objective search.")] = None,
+                                                        "flops, latency, train (needs --data); repeat for a "
+                                                        "multi-objective search.")] = None,
     trials: Annotated[int, typer.Option(help="Trials to run (in addition to finished ones when resuming).")] = 50,
     study: Annotated[str | None, typer.Option(help="Study name; an existing one is resumed. Default: the space's name.")] = None,
     storage: Annotated[str | None, typer.Option(help="RDB URL (postgresql://...) shared by workers on several "
@@ -31,18 +32,32 @@ def search(
                                                                         "to use 90-100% of the tightest budget.")] = True,
     sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
     results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    data: Annotated[str | None, typer.Option(help="Data of the train objective: image folder, .npz/.pt file, "
+                                                  "synthetic[:N] or cifar10.")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Resize the data's images (train objective).")] = None,
+    train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 3,
+    train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
+    train_batch: Annotated[int, typer.Option(help="Training batch size (train objective).")] = 64,
+    pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..search.report import write_report
     from ..search.runner import SearchConfig, prepare, run_search
+    from ..search.train_objective import TrainSettings
 
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
     config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
-                          results=results, sampler=sampler)
+                          results=results, sampler=sampler,
+                          train=None if data is None else TrainSettings(
+                              data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
+                              batch_size=train_batch, pruner=pruner, seed=seed))
+    if pruner == "hyperband" and len(config.objectives) > 1:
+        raise ArchbenchError("--pruner hyperband works with one objective; a multi-objective search prunes "
+                             "with the median rule on accuracy (--pruner median)")
     prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     state = {"done": 0, "feasible": 0, "best": None}
     with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -51,6 +66,7 @@ def search(
 
         def on_trial(study_, trial) -> None:
             state["done"] += 1
+            state["pruned"] = state.get("pruned", 0) + (trial.state.name == "PRUNED")
             if trial.state.name == "COMPLETE" and not trial.user_attrs.get("infeasible"):
                 state["feasible"] += 1
                 if len(study_.directions) == 1:
@@ -58,7 +74,8 @@ def search(
                     state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
             best = "-" if state["best"] is None else f"{state['best']:.4g}"
             progress.update(task, completed=min(state["done"], trials),
-                            description=f"best {best}  feasible {state['feasible']}/{state['done']}")
+                            description=f"best {best}  feasible {state['feasible']}/{state['done']}"
+                                        + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
 
         try:
             found = run_search(config, on_trial)

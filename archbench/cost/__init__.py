@@ -1,5 +1,6 @@
-"""Analytic cost model: shapes, params, FLOPs and activations straight from a spec."""
+"""Analytic cost model: shapes, params, FLOPs, activations and memory straight from a spec."""
 
 from .analysis import CostReport, LayerCost, analyze
+from .memory import MemoryEstimate, estimate_memory, inference_peak_bytes
 
-__all__ = ["analyze", "CostReport", "LayerCost"]
+__all__ = ["analyze", "CostReport", "LayerCost", "estimate_memory", "inference_peak_bytes", "MemoryEstimate"]

@@ -4,11 +4,14 @@ On CUDA the peaks are measured: ``torch.cuda.max_memory_allocated`` after resett
 
 On CPU they are estimated by replaying the same work on the *meta* device (shapes and dtypes,
 no data, no compute) under a ``TorchDispatchMode`` that sees every tensor an op allocates and,
-through a weak-reference finalizer, when it is freed. The peak of the live bytes, plus the
+through a weak-reference finalizer, when it is freed. Bytes are counted per storage: views and
+aliases (``detach``, ``t()`` of a weight, a saved ReLU output) allocate nothing, as on a real
+allocator. The peak of the live bytes, plus the
 parameters and buffers that exist throughout, is what a caching allocator would have to hold at
 least. Autograd's saved-for-backward tensors stay alive because autograd holds them, so the
 training peak includes them without special casing; gradients and the optimizer's momentum
-buffers are allocated by the backward and step that run under the same mode. What it leaves out:
+buffers are allocated by the backward and step that run under the same mode (the loss sums the
+logits and, when aux heads are built, their logits too). What it leaves out:
 allocator rounding and fragmentation, cuDNN/oneDNN workspaces, and the CUDA context.
 """
 
@@ -41,27 +44,49 @@ class MemoryReport:
 
 
 class _LiveBytes(TorchDispatchMode):
-    """Tracks bytes of tensors allocated by ops while the mode is active, and their peak."""
+    """Tracks bytes of the storages allocated by ops while the mode is active, and their peak.
+
+    Counted per storage, not per tensor: a view or alias an op returns (``detach``, ``t``,
+    ``view``, an in-place op's result, autograd saving a ReLU's output) shares its base's
+    storage and allocates nothing, and one that aliases a tensor made outside the mode (a
+    parameter, the input) is not an allocation either. A storage is freed when the last tensor
+    seen on it dies.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.live = 0
         self.peak = 0
         self._tracked: set[int] = set()
+        self._storages: dict[int, list[int]] = {}  # storage key -> [nbytes, tensors alive on it]
 
-    def _free(self, key: int, nbytes: int) -> None:
+    def _free(self, key: int, storage: int) -> None:
         self._tracked.discard(key)
-        self.live -= nbytes
+        entry = self._storages[storage]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._storages[storage]
+            self.live -= entry[0]
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         out = func(*args, **(kwargs or {}))
+        inputs: set[int] | None = None
         for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor) and not t._is_view() and id(t) not in self._tracked:
-                nbytes = t.untyped_storage().nbytes()
+            if isinstance(t, torch.Tensor) and id(t) not in self._tracked:
+                storage = t.untyped_storage()._cdata
+                entry = self._storages.get(storage)
+                if entry is None:
+                    if inputs is None:
+                        inputs = {a.untyped_storage()._cdata for a in tree_flatten((args, kwargs))[0]
+                                  if isinstance(a, torch.Tensor)}
+                    if storage in inputs:  # an alias of a parameter, a buffer or the input
+                        continue
+                    entry = self._storages[storage] = [t.untyped_storage().nbytes(), 0]
+                    self.live += entry[0]
+                entry[1] += 1
                 key = id(t)
                 self._tracked.add(key)
-                self.live += nbytes
-                weakref.finalize(t, self._free, key, nbytes)
+                weakref.finalize(t, self._free, key, storage)
         self.peak = max(self.peak, self.live)
         return out
 
@@ -71,8 +96,12 @@ def _bytes(tensors: Any) -> int:
 
 
 def _loss(out: Any) -> torch.Tensor:
-    logits = out[0] if isinstance(out, tuple) else out
-    return logits.float().sum()
+    """Sum of the logits, plus each aux head's when the model returns them (training with aux
+    heads, as torchvision trains GoogLeNet): every head then gets gradients and momentum."""
+    if isinstance(out, tuple):
+        logits, aux = out
+        return sum((a.float().sum() for a in aux.values()), logits.float().sum())
+    return out.float().sum()
 
 
 def estimate_on_meta(make_model: Callable[[], nn.Module], input_shape: tuple[int, ...], batch: int,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..cost import analyze
+from ..cost import analyze, estimate_memory
 from ..targets import Target
 from .counting import count
 from .env import environment
@@ -25,7 +25,8 @@ CONVENTION = {
     "uncounted": "max/avg pooling, residual additions and scalings, LRN count zero; they are listed with "
                  "how often they occur; ReLU, concat, dropout and flatten are free by fvcore's rule",
     "activations": "output elements of every conv and linear (fvcore ActivationCountAnalysis)",
-    "memory": "bytes; CUDA: measured peak (max_memory_allocated); CPU: meta-device replay estimate",
+    "memory": "bytes; CUDA: measured peak (max_memory_allocated); CPU: meta-device replay estimate; "
+              "'analytic': the cost model's estimate from the spec alone, and its relative error",
     "latency": "milliseconds per batch, eval mode, inference_mode; median over timed runs after a warm-up",
 }
 
@@ -141,11 +142,27 @@ def profile(target: Target, aux: bool = False, device: str = "auto", batches: tu
                "analytic_check": "exact" if check and target.spec is not None else "not applicable"},
         activations={"total": traced.total.activations,
                      "block_output_elements": sum(r.output_elements for r in rows)},
-        memory=mem.to_dict() if mem else None,
+        memory=_with_analytic(mem, target, size, max(batches), aux),
         latency=[r.to_dict() for r in latencies],
         blocks=rows,
         env={**environment(dev), "dtype": dtype, "batches": list(batches), "channels_last": channels_last},
     )
+
+
+def _with_analytic(mem: MemoryReport | None, target: Target, size: tuple[int, int, int], batch: int,
+                   aux: bool) -> dict[str, Any] | None:
+    """The memory report, plus (for a spec) the analytic estimate and its error against it."""
+    if mem is None:
+        return None
+    out = mem.to_dict()
+    if target.spec is not None:
+        est = estimate_memory(target.spec, size, batch=batch, aux=aux)
+        errors: dict[str, float | None] = {}
+        for key in ("inference_peak_bytes", "training_peak_bytes"):
+            ref = getattr(mem, key)
+            errors[key] = (getattr(est, key) - ref) / ref if ref else None  # None: nothing to compare
+        out["analytic"] = {**est.to_dict(), "relative_error": errors}
+    return out
 
 
 def _prod(shape: tuple[int, ...]) -> int:

@@ -45,3 +45,25 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
+    """One panel per cheap objective: its value against measured accuracy, with rho and tau."""
+    plt = _pyplot()
+    names = list(correlations["objective"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.6), squeeze=False)
+    for ax, row in zip(axes[0], correlations.to_dict(orient="records")):
+        name = row["objective"]
+        ax.scatter(samples[name], samples["accuracy"], s=22, color="tab:blue", zorder=3)
+        ax.set_xlabel(name)
+        if name in ("params", "flops") and samples[name].max() / max(samples[name].min(), 1e-9) > 30:
+            ax.set_xscale("log")
+        ax.set_title(f"ρ {row['spearman']:+.2f}   τ {row['kendall']:+.2f}", fontsize=10)
+        ax.grid(True, alpha=0.3, zorder=0)
+    axes[0][0].set_ylabel("validation top-1")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path

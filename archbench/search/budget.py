@@ -1,10 +1,12 @@
 """Budgets on a candidate: analytic checks and the width repair, before anything is built.
 
-FLOPs and params budgets are checked with the analytic cost model (a fraction of a millisecond).
-A candidate outside ``[0.9, 1.0]`` of its tightest budget is *repaired*: its width multiplier is
-scaled (every conv width through the grammar's one rounding rule, so branch ratios are kept)
-until the tightest budget is 90-100% used. Latency and memory budgets need a built module and are
-checked after the analytic ones (see :mod:`archbench.search.runner`).
+FLOPs, params and memory budgets are checked with the analytic cost model, before anything is
+built: FLOPs and params in a fraction of a millisecond, memory (peak inference memory at batch 1,
+fp32, parameters and input included: :func:`archbench.cost.inference_peak_bytes`) in about a
+millisecond more. A candidate outside ``[0.9, 1.0]`` of its tightest budget is *repaired*: its
+width multiplier is scaled (every conv width through the grammar's one rounding rule, so branch
+ratios are kept) until the tightest budget is 90-100% used. Latency is the one budget that needs a
+built module; it is checked after the analytic ones (see :mod:`archbench.search.runner`).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..cost import analyze
+from ..cost import analyze, inference_peak_bytes
 from ..errors import ArchbenchError
 from ..spec.schema import Spec
 from ..units import Budget
 
-ANALYTIC = ("flops", "params")
+ANALYTIC = ("flops", "params", "memory")
+MEMORY_BATCH = 1  # a memory budget limits peak inference memory at batch 1, as latency is timed
 BAND = (0.9, 1.0)
 
 
@@ -27,6 +30,7 @@ class Priced:
     flops: int
     params: int
     usage: dict[str, float]  # budget text -> cost / limit (analytic budgets only)
+    memory: int | None = None  # peak inference bytes at batch 1; priced only under a memory budget
 
     @property
     def tightest(self) -> float:
@@ -40,17 +44,20 @@ class Priced:
 def price(spec: Spec, budgets: list[Budget]) -> Priced:
     report = analyze(spec)
     costs = {"flops": report.flops, "params": report.params()}
+    if any(b.kind == "memory" for b in budgets):
+        costs["memory"] = inference_peak_bytes(spec, batch=MEMORY_BATCH)
     usage = {b.text: costs[b.kind] / b.limit for b in budgets if b.kind in ANALYTIC}
-    return Priced(spec, costs["flops"], costs["params"], usage)
+    return Priced(spec, costs["flops"], costs["params"], usage, costs.get("memory"))
 
 
 def repair(spec: Spec, budgets: list[Budget], min_width: float = 0.25, max_width: float = 4.0,
            steps: int = 24) -> Priced:
     """Scale the width multiplier so the tightest analytic budget is 90-100% used.
 
-    Costs grow roughly with the square of the width (FLOPs and params of convs), so each step
-    jumps by the square root of the missing ratio; rounding to multiples of 8 makes the cost a
-    step function, so the search falls back to bisection between the best bounds seen. Returns
+    Costs grow roughly with the square of the width (FLOPs and params of convs; memory between
+    linearly, for activations, and quadratically, for weights), so each step jumps by the square
+    root of the missing ratio; rounding to multiples of 8 makes the cost a step function, so the
+    search falls back to bisection between the best bounds seen. Returns
     the best feasible candidate found (which may be below 90% when rounding leaves no width in
     the band), or the unrepaired one when even ``min_width`` is over budget.
     """
@@ -89,7 +96,8 @@ def check_possible(smallest: Spec, budgets: list[Budget], min_width: float) -> N
     over = {text: u for text, u in priced.usage.items() if u > 1.0}
     if over:
         what = ", ".join(f"{text} (it needs {u:.2f}x that)" for text, u in over.items())
+        memory = f" and {priced.memory / 1e6:.1f} MB of peak inference memory" if priced.memory is not None else ""
         raise ArchbenchError(
             f"impossible budget: the smallest network of the space (every parameter at its cheapest, width "
-            f"multiplier {min_width}) costs {priced.flops / 1e9:.3f} GFLOPs and {priced.params / 1e6:.2f} M params, "
-            f"over {what}")
+            f"multiplier {min_width}) costs {priced.flops / 1e9:.3f} GFLOPs, {priced.params / 1e6:.2f} M params"
+            f"{memory}, over {what}")

@@ -13,7 +13,11 @@ What each measures and how far to trust it:
 - ``params`` / ``flops``: the baselines the literature finds hard to beat (bigger is usually
   more accurate under a budget). Maximized. Free: analytic.
 - ``latency``: measured median at batch 1 on the search's device, milliseconds. Minimized.
-None of these replaces measured accuracy; treat proxy rankings as hints.
+- ``train``: validation top-1 after a short training run on the user's data (``--data``), with
+  pruning of hopeless trials (:mod:`archbench.search.train_objective`). The real signal, and the
+  expensive one. Maximized.
+None of the proxies replaces measured accuracy; treat their rankings as hints, and check them on
+your own data with ``archbench calibrate``.
 """
 
 from __future__ import annotations
@@ -33,14 +37,17 @@ class Objective:
     needs_model: bool
     fn: Callable[..., float]
     help: str
+    needs_trial: bool = False  # fn(priced, trial): reports intermediate values (train)
 
 
-def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int = 0) -> float:
+def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int = 0, inputs: Any = None) -> float:
+    """``inputs``: a batch of real images (``archbench calibrate`` passes one); default random normal."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
-    x = torch.randn(batch, *input_shape)
+    x = torch.randn(batch, *input_shape) if inputs is None else inputs
+    batch = x.shape[0]
     kernel = torch.zeros(batch, batch, dtype=torch.float64)
 
     def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
@@ -73,7 +80,7 @@ def _synflow(model: Any, input_shape: tuple[int, ...]) -> float:
     model.zero_grad()
     out = model(torch.ones(1, *input_shape, dtype=torch.float64))
     torch.sum(out).backward()
-    total = sum(float((p * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
+    total = sum(float((p.detach() * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
     return math.log(total) if total > 0 and math.isfinite(total) else float("nan")
 
 
@@ -97,13 +104,28 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
-def get_objectives(names: list[str]) -> list[Objective]:
-    unknown = [n for n in names if n not in OBJECTIVES]
-    if "train" in unknown:
-        raise ArchbenchError("--objective train is not available yet (it needs the training issue); "
-                             f"available: {', '.join(OBJECTIVES)}")
+PROXIES = ("naswot", "synflow")  # the training-free ones, which `archbench calibrate` checks
+TRAIN = "train"
+
+
+def get_objectives(names: list[str], train: Any = None) -> list[Objective]:
+    """The objectives named; ``train`` needs :class:`~archbench.search.train_objective.TrainSettings`."""
+    valid = [*OBJECTIVES, TRAIN]
+    unknown = [n for n in names if n not in valid]
     if unknown:
-        raise ArchbenchError(f"unknown objective {unknown[0]!r}; available: {', '.join(OBJECTIVES)}")
+        raise ArchbenchError(f"unknown objective {unknown[0]!r}; available: {', '.join(valid)}")
     if len(set(names)) != len(names):
         raise ArchbenchError("--objective: each objective may be given once")
-    return [OBJECTIVES[n] for n in names]
+    if TRAIN in names and train is None:
+        raise ArchbenchError("--objective train needs --data: an image folder, a .npz/.pt file of tensors, "
+                             "or 'synthetic' for the built-in dataset")
+    out = []
+    for name in names:
+        if name == TRAIN:
+            from .train_objective import TrainObjective
+
+            out.append(Objective(TRAIN, "maximize", False, TrainObjective(train),
+                                 "validation top-1 after short training", needs_trial=True))
+        else:
+            out.append(OBJECTIVES[name])
+    return out

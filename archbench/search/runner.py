@@ -24,6 +24,7 @@ from ..units import Budget
 from .budget import BAND, check_possible, price, repair
 from .objectives import Objective, get_objectives
 from .space import SearchSpace, load_space
+from .train_objective import TrainSettings, make_pruner
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SearchConfig:
     results: str = "results"
     sampler: str = "tpe"  # "tpe" | "random"
     timeout: float | None = None
+    train: TrainSettings | None = None  # data and schedule of the `train` objective
 
 
 def study_name(config: SearchConfig, space: SearchSpace) -> str:
@@ -56,15 +58,23 @@ def storage_for(config: SearchConfig, name: str) -> Any:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna but long-standing
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # a worker that dies leaves its trial RUNNING; other workers fail it after the grace period
-                return optuna.storages.RDBStorage(
-                    config.storage, heartbeat_interval=30, grace_period=120,
-                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+                return optuna.storages.RDBStorage(config.storage, heartbeat_interval=30, grace_period=120,
+                                                  **_retry_stale_trials())
         raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
     folder = Path(config.results) / name
     folder.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+
+
+def _retry_stale_trials() -> dict[str, Any]:
+    """Retry a dead worker's trial once: Optuna >= 4.9 names this the heartbeat-stale callback."""
+    import optuna
+
+    if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+        return {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
 
 
 def _sampler(config: SearchConfig, worker: int, multi: bool) -> Any:
@@ -93,6 +103,8 @@ class Evaluator:
         priced = repair(spec, self.budgets, self.space.min_width) if self.repair_on else price(spec, self.budgets)
         trial.set_user_attr("flops", priced.flops)
         trial.set_user_attr("params", priced.params)
+        if priced.memory is not None:  # analytic peak inference bytes at batch 1 (a memory budget)
+            trial.set_user_attr("memory", priced.memory)
         trial.set_user_attr("width_multiplier", priced.spec.width_multiplier)
         trial.set_user_attr("budget_usage", priced.tightest)
         digest = architecture_hash(priced.spec)
@@ -107,7 +119,7 @@ class Evaluator:
         if cached is not None:
             return cached
         model = None
-        if any(o.needs_model for o in self.objectives) or any(b.kind in ("latency", "memory") for b in self.budgets):
+        if any(o.needs_model for o in self.objectives) or any(b.kind == "latency" for b in self.budgets):
             from ..nn import build
 
             model = build(priced.spec)
@@ -115,7 +127,9 @@ class Evaluator:
             return self._worst()
         results = []
         for objective in self.objectives:
-            if objective.needs_model:
+            if objective.needs_trial:
+                value = objective.fn(priced, trial)
+            elif objective.needs_model:
                 value = objective.fn(model, priced.spec.input)
             else:
                 value = objective.fn(priced)
@@ -138,17 +152,13 @@ class Evaluator:
         return None
 
     def _check_measured_budgets(self, trial: Any, priced: Any, model: Any) -> bool:
+        """Latency, the one budget that needs a built module (memory is priced analytically)."""
         ok = True
         for budget in self.budgets:
             if budget.kind == "latency":
                 from .objectives import _latency
 
                 value = _latency(model, priced.spec.input)
-            elif budget.kind == "memory":
-                from ..nn import build
-                from ..profile.memory import estimate_on_meta
-
-                value = estimate_on_meta(lambda: build(priced.spec), priced.spec.input, 1)[2]
             else:
                 continue
             trial.set_user_attr(f"{budget.kind}_measured", value)
@@ -166,7 +176,7 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     space = load_space(config.space)
     texts = config.budgets or ([space.budget] if space.budget else [])
     budgets = [parse_budget(t) for t in texts]
-    objectives = get_objectives(config.objectives)
+    objectives = get_objectives(config.objectives, config.train)
     if config.trials < 1 or config.workers < 1:
         raise ArchbenchError("--trials and --workers must be at least 1")
     check_possible(space.spec(space.smallest()), budgets, space.min_width)
@@ -190,8 +200,12 @@ def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Object
 
     name = study_name(config, space)
     directions = [o.direction for o in objectives]
+    # Optuna's pruners serve single-objective studies; with several, the train objective applies
+    # the median rule itself (see archbench.search.train_objective).
+    pruner = make_pruner(config.train) if len(directions) == 1 else None
     study = optuna.create_study(study_name=name, storage=storage_for(config, name), load_if_exists=True,
-                                directions=directions, sampler=_sampler(config, worker, len(directions) > 1))
+                                directions=directions, sampler=_sampler(config, worker, len(directions) > 1),
+                                pruner=pruner)
     if [d.name.lower() for d in study.directions] != directions:
         raise ArchbenchError(f"study {name!r} exists with objectives of directions "
                              f"{[d.name.lower() for d in study.directions]}; use another --study name")

@@ -1,0 +1,68 @@
+"""`archbench calibrate`: rank correlation of each cheap objective with short-training accuracy."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import console, make_table, user_errors
+
+
+@user_errors
+def calibrate(
+    space: Annotated[str, typer.Option(help="Search space: a shipped name or a YAML file.")] = "inception_v1",
+    data: Annotated[str, typer.Option(help="Image folder, .npz/.pt file of tensors, or synthetic[:N].")] = "synthetic",
+    samples: Annotated[int, typer.Option(help="Architectures to sample (K).")] = 20,
+    budget: Annotated[list[str] | None, typer.Option("--budget", help="Repair samples into these budgets "
+                                                     "(units as in `search`).")] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 2,
+    steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch.")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
+    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+) -> None:
+    """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..report import export_table
+    from ..report.plots import plot_calibration
+    from ..search.calibrate import CalibrationConfig
+    from ..search.calibrate import calibrate as run_calibrate
+    from ..search.space import load_space
+    from ..search.train_objective import TrainSettings
+
+    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=steps,
+                             batch_size=batch_size, seed=seed, pruner="none")
+    config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
+    name = load_space(space).name
+    with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("training the first sample", total=samples)
+
+        def on_sample(i: int, row: dict) -> None:
+            progress.update(task, completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
+
+        result = run_calibrate(config, on_sample)
+    folder = Path(results) / "calibrate" / name
+    export_table(result.samples, folder / "samples.csv")
+    export_table(result.correlations, folder / "correlations.csv")
+    export_table(result.correlations, folder / "correlations.md",
+                 caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data})")
+    plot = plot_calibration(result.samples, result.correlations, folder / "calibration.png")
+
+    table = make_table(f"{name}: rank correlation with validation top-1 ({samples} samples, {epochs} epochs each)",
+                       ["objective", "Spearman", "p", "Kendall", "p ", "n"], left=("objective",))
+    for row in result.correlations.to_dict(orient="records"):
+        cell = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.3f}"  # noqa: E731
+        pval = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"  # noqa: E731
+        table.add_row(row["objective"], cell(row["spearman"]), pval(row["spearman_p"]), cell(row["kendall"]),
+                      pval(row["kendall_p"]), str(row["n"]))
+    console.print(table)
+    acc = result.samples["accuracy"]
+    console.print(f"accuracy over the samples: min {acc.min():.3f}, median {acc.median():.3f}, max {acc.max():.3f}. "
+                  "A cheap objective is worth searching with where its correlation is high and its p-value small.")
+    console.print(f"wrote {folder}/ (samples.csv, correlations.csv, correlations.md, {plot.name})")

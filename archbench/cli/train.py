@@ -1,0 +1,130 @@
+"""`archbench train TARGET --data SOURCE`: train a network on a dataset, with checkpoints and resume."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from .common import console, err_console, user_errors
+
+DATA_HELP = ("Image folder (ROOT/<class>/* or ROOT/train + ROOT/val), .npz/.pt tensors, "
+             "synthetic[:CLASSES[:SIZE[:COUNT]]] or cifar10[:ROOT]. See docs/training.md.")
+
+
+def default_out(label: str) -> Path:
+    return Path("results") / "train" / (re.sub(r"[^\w.-]+", "_", label).strip("_") or "model")
+
+
+def render(result: Any) -> None:
+    """The per-epoch table and where the files went."""
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("epoch", "train\nloss", "train\ntop-1", "val\nloss", "val\ntop-1", "val\ntop-5", "lr", "img/s", "time"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for m in result.history:
+        best = " *" if m.epoch == result.best_epoch else ""
+        table.add_row(f"{m.epoch}{best}", f"{m.train_loss:.3f}", f"{100 * m.train_top1:.1f}%", f"{m.val_loss:.3f}",
+                      f"{100 * m.val_top1:.1f}%", f"{100 * m.val_top5:.1f}%", f"{m.lr:.2g}", f"{m.images_per_s:,.0f}",
+                      f"{m.seconds:.1f}s")
+    console.print(table)
+    console.print(f"best val top-1 {100 * result.best_top1:.2f}% at epoch {result.best_epoch} (*); top-5 is top-k "
+                  "with k = min(5, classes); img/s is training throughput")
+    if result.metrics_csv is not None:
+        console.print(f"metrics:     {result.metrics_csv}\ncheckpoints: {result.last_checkpoint} (last), "
+                      f"{result.best_checkpoint} (best val top-1)")
+
+
+@user_errors
+def train(
+    target: Annotated[str, typer.Argument(help="Zoo name, spec YAML file, or module:callable (must already output "
+                                               "one logit per class of the data).")],
+    data: Annotated[str, typer.Option("--data", help=DATA_HELP)] = "synthetic",
+    epochs: Annotated[int, typer.Option(help="Epochs to train (in total, when resuming).")] = 10,
+    image_size: Annotated[int | None, typer.Option("--image-size", help="Resize images to SIZE x SIZE (default: "
+                                                   "the data's own size; image folders: first image's, max 224).")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Share of the training images held out for validation, "
+                                                     "when the data has no validation set of its own.")] = 0.2,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size.")] = 64,
+    optimizer: Annotated[str, typer.Option(help="sgd (Nesterov momentum 0.9) or adamw.")] = "sgd",
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: 0.05 sgd, 0.002 adamw).")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Default: 5e-4 sgd, 0.05 adamw (not on biases/BN).")] = None,
+    schedule: Annotated[str, typer.Option(help="cosine, step (x0.1 at 50% and 75%) or none.")] = "cosine",
+    warmup: Annotated[float, typer.Option(help="Linear warm-up, in epochs.")] = 0.0,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the training loss.")] = 0.0,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the spec's aux heads too (if it has any).")] = True,
+    aux_weight: Annotated[float, typer.Option(help="Loss weight of each aux head (GoogLeNet: 0.3).")] = 0.3,
+    max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (default: on for CUDA only).")] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader workers (default: 0 for in-memory data, "
+                                                     "else min(4, CPUs-1)).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the initialisation, the split and the shuffling.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/train/<network>).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at the next epoch.")] = False,
+) -> None:
+    """Train a network on a dataset: per-epoch validation top-1/top-5, metrics.csv, checkpoints, resume.
+
+    Zoo specs are adapted to the data (classes and input size) by derivation; the adapted spec
+    is written to OUT/spec.yaml.
+    """
+    try:
+        _train(**locals())
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, target, data, epochs, out)
+        raise typer.Exit(130) from None
+
+
+def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
+           optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
+           label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
+           workers: int | None, seed: int, out: Path | None, resume: bool) -> None:
+    from ..spec import dump_yaml
+    from ..targets import resolve_target
+    from ..train import TrainConfig, fit, load_data, model_for_data
+
+    from ..train.loop import resolve_device
+
+    resolve_device(device)  # a bad --device fails before any data is loaded
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+                         schedule=schedule, warmup_epochs=warmup, label_smoothing=label_smoothing, aux_weight=aux_weight,
+                         max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
+    tgt = resolve_target(target)
+    dataset = load_data(data, image_size=image_size, val_fraction=val_fraction, seed=seed)
+    import torch
+
+    with torch.random.fork_rng():  # the initialisation is seeded too, without touching the caller's RNG
+        torch.manual_seed(seed)
+        model, spec = model_for_data(tgt, dataset, aux=aux)
+    out = out or default_out(tgt.label)
+    config = replace(config, out_dir=str(out))
+    heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
+    console.print(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
+                  + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
+    if not resume and (out / "last.pt").exists():
+        console.print(f"[yellow]note:[/] starting over in {escape(str(out))} (its previous run is replaced; --resume continues it)")
+    if spec is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "spec.yaml").write_text(dump_yaml(spec))
+    meta = {"target": target, "data": data, "spec": dump_yaml(spec) if spec is not None else None}
+    result = fit(model, dataset, config, resume=resume, progress=True, meta=meta)
+    render(result)
+
+
+def _interrupted(exc: KeyboardInterrupt, target: str, data: str, epochs: int, out: Path | None) -> None:
+    checkpoint = getattr(exc, "checkpoint", None)
+    if checkpoint is None:
+        err_console.print("[bold yellow]interrupted[/] before the first epoch finished; nothing was saved.")
+        return
+    folder = out or checkpoint.parent
+    again = " ".join(shlex.quote(a) for a in ("archbench", "train", target, "--data", data, "--epochs", str(epochs),
+                                                "--out", str(folder), "--resume"))
+    epoch = getattr(exc, "epoch", "?")
+    err_console.print(f"[bold yellow]interrupted[/] after epoch {epoch}; the last checkpoint is {escape(str(checkpoint))}.")
+    err_console.print(f"Resume with the same options plus --resume:\n  {again}", markup=False)

@@ -1,0 +1,584 @@
+"""Peak memory of inference and of a training step, from a spec alone: no module, no torch.
+
+The profiler replays a built network on torch's meta device and watches every tensor storage an
+op allocates and frees (:func:`archbench.profile.memory.estimate_on_meta`). This module gets the
+same numbers without building anything: it walks the spec the way the builder's modules run and
+keeps a reference count per tensor storage, as CPython and autograd would.
+
+What is counted (bytes; ``dtype_bytes`` per element, 4 for fp32):
+
+- **resident**: parameters, buffers (BN running mean and variance, and ``num_batches_tracked``,
+  one int64 per BN) and the input batch; they exist before the pass and after it;
+- **activations**: every storage an op allocates, from its allocation until its last reference
+  goes. A view (flatten, the slices of a concat's gradient) allocates nothing and keeps its base
+  alive. The peak of their sum, plus the resident bytes, is the estimate.
+
+Inference (eval mode, ``no_grad``), the liveness rules of PyTorch's eager execution:
+
+- a module's input stays alive while the module runs (its caller holds it): a block's input lives
+  through all its branches, a repeated stack's input through the whole stack, and the last body
+  output through the whole head;
+- inside a sequence (a branch, conv -> BN -> act) each intermediate dies as soon as the next op
+  has returned: conv allocates its output; BN in eval allocates its output and two per-channel
+  statistics that die at once; in-place ReLU allocates nothing; max pooling allocates its output
+  and int64 indices that die at once; flatten is a view; dropout and identity return the input;
+- branch outputs stay alive until ``torch.cat`` has allocated the concatenation, then die;
+- residual: ``project`` allocates, ``y * scale`` allocates, the shortcut runs while ``y`` is
+  alive, ``+`` allocates, and the in-place activation after it allocates nothing.
+
+Training step (train mode; forward, ``loss.backward()``, one optimizer step), the same rules plus
+autograd's. What each op saves for backward (freed when that op's backward has run):
+
+- conv and linear: their input; BN: its input and two per-channel statistics; in-place ReLU: its
+  output (the BN output it overwrote); in-place ReLU6 and SiLU: a copy of their input (which they
+  allocate); tanh and sigmoid: their output; GELU: its input;
+  max pooling (and adaptive max): its input and its int64 indices; average pooling (and adaptive
+  average pooling to more than 1x1): its input; global average pooling (a ``mean``), ``cat``,
+  ``+`` and ``* scale``: nothing; dropout: its mask (on the meta device a float mask the size of
+  its input; ``p = 0`` is the identity); LRN: its decomposition's intermediates.
+- Backward runs the ops in reverse order of creation. Each op allocates the gradients of its
+  inputs (cat, ``+`` and views hand on views of the incoming gradient instead) and of its
+  weights, which stay as ``.grad``; then its incoming gradient and its saved tensors are
+  released. A tensor used twice (a block input read by every branch and the shortcut) gets its
+  gradients summed out of place: a new buffer, the old one released, the incoming one released
+  once the op's other gradients are routed. The network input needs no gradient.
+- The step: SGD with momentum allocates one buffer per parameter (a copy of its gradient) on the
+  first step; plain SGD none. The peak of the step is therefore every gradient and every momentum
+  buffer at once.
+
+Shapes come from :func:`archbench.cost.analyze` (``record``), the one shape checker. Identical
+block repetitions are priced once (skipped at inference, lumped in training: see
+``_Pass._lump``), so googlenet takes about a millisecond. On every zoo network, with and without
+aux heads, the peaks equal the meta replay's to the byte (docs/memory.md).
+
+Left out: the caching allocator's rounding (512-byte blocks on CUDA) and fragmentation,
+cuDNN/oneDNN workspaces, the CUDA context, and anything the framework keeps outside tensor
+storages. On CUDA, dropout's mask is one byte per element (here: ``dtype_bytes``, as on the meta
+device); the difference is a head-sized tensor.
+
+Aux heads (``aux=True``): they are built (their parameters are resident), they do not run at
+inference, and in training they run at their taps and their logits enter the loss with the main
+logits (as torchvision trains GoogLeNet and Inception-v3), so they get gradients and momentum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import ArchbenchError
+from ..spec.schema import (
+    LRN,
+    Activation,
+    AdaptivePool,
+    Block,
+    Conv,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    Op,
+    Pool,
+    Spec,
+    Split,
+)
+from ..spec.transform import resolve
+from .analysis import OpRecord, analyze
+
+OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1}  # state tensors per parameter, created at the first step
+INDEX_BYTES = 8  # pooling indices are int64 whatever the activations' dtype
+INPLACE_SAVES_CLONE = {"relu6", "silu"}  # in-place, but autograd saves a copy of the input
+SAVES_OUTPUT = {"tanh", "sigmoid"}  # out-of-place activations whose backward reads their output
+METHOD = "analytic: tensor liveness through the block graph (rules of eager PyTorch and autograd)"
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes of one network at one batch size; peaks include parameters, buffers and the input."""
+
+    param_bytes: int
+    buffer_bytes: int
+    activation_bytes: int  # every top-level layer's output, summed (the profiler's definition)
+    inference_peak_bytes: int
+    training_peak_bytes: int
+    batch: int
+    optimizer: str = "sgd-momentum"
+    method: str = METHOD
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Storage:
+    __slots__ = ("nbytes", "refs")
+
+    def __init__(self, nbytes: int):
+        self.nbytes = nbytes
+        self.refs = 1
+
+
+ALLOCATES, PASSES, LUMP = "allocates", "passes", "lump"  # how a node's backward treats its gradient
+
+
+class _Node:
+    """One autograd node: what its backward allocates and which storages it keeps until then.
+
+    ``ALLOCATES``: a new gradient per input (and per weight); ``PASSES``: views of its incoming
+    gradient to every input (``cat``, ``+``); ``LUMP``: identical block repetitions (see ``_lump``).
+    """
+
+    __slots__ = ("inputs", "saved", "weights", "scratch", "kind")
+
+    def __init__(self, inputs: list[_Value], saved: list[_Storage], weights: tuple[int, ...] = (),
+                 scratch: int = 0, kind: str = ALLOCATES):
+        self.inputs = inputs  # values whose gradients it computes (those needing none are skipped)
+        self.saved = saved
+        self.weights = weights  # bytes of each parameter gradient it produces
+        self.scratch = scratch  # temporaries its backward allocates and frees before returning
+        self.kind = kind
+
+
+class _Value:
+    """A tensor as the forward pass holds it: its storage, its size, and the autograd node its
+    gradient goes to (``None``: no gradient, as for the input batch or anything at inference)."""
+
+    __slots__ = ("storage", "nbytes", "node")
+
+    def __init__(self, storage: _Storage, nbytes: int, node: _Node | None):
+        self.storage = storage
+        self.nbytes = nbytes
+        self.node = node
+
+
+class _Pass:
+    """One forward pass (and, when training, its backward and step) over live storages."""
+
+    def __init__(self, spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
+                 dtype_bytes: int, train: bool):
+        self.spec = spec
+        self.shapes = shapes
+        self.generated = generated
+        self.n = batch
+        self.d = dtype_bytes
+        self.train = train
+        self.live = 0
+        self.peak = 0
+        self.nodes: list[_Node] = []
+
+    # -- storages
+    def new(self, nbytes: int) -> _Storage:
+        self.live += nbytes
+        if self.live > self.peak:
+            self.peak = self.live
+        return _Storage(nbytes)
+
+    def drop(self, s: _Storage) -> None:
+        s.refs -= 1
+        if s.refs == 0:
+            self.live -= s.nbytes
+
+    def keep(self, v: _Value) -> _Value:
+        v.storage.refs += 1
+        return v
+
+    def release(self, v: _Value) -> None:
+        self.drop(v.storage)
+
+    def save(self, s: _Storage) -> _Storage:
+        """Autograd keeps ``s`` until the node's backward (a no-op at inference)."""
+        if self.train:
+            s.refs += 1
+        return s
+
+    def tensor(self, nbytes: int, node: _Node | None) -> _Value:
+        return _Value(self.new(nbytes), nbytes, node)
+
+    def node(self, *args: Any, **kwargs: Any) -> _Node | None:
+        if not self.train:
+            return None
+        made = _Node(*args, **kwargs)
+        self.nodes.append(made)
+        return made
+
+    def size(self, shape: tuple[int, ...]) -> int:
+        return self.n * math.prod(shape) * self.d
+
+    # -- modules: each takes a borrowed input and returns a new reference to its output
+    def seq(self, steps: list[Any], v: _Value) -> _Value:
+        """``nn.Sequential``: each output replaces the previous one, which dies after the next
+        module has returned (unless autograd or the caller still holds it)."""
+        cur = self.keep(v)
+        for step in steps:
+            out = step(cur)
+            self.release(cur)
+            cur = out
+        return cur
+
+    def chain(self, ops: tuple[Op, ...], where: str, v: _Value) -> _Value:
+        return self.seq([self._op_step(f"{where}.{i}") for i in range(len(ops))], v)
+
+    def _op_step(self, where: str) -> Any:
+        return lambda v: self.op(where, v)
+
+    def op(self, where: str, v: _Value) -> _Value:
+        rec = self.shapes[where]
+        op = rec.op
+        if isinstance(op, Conv):
+            return self.conv(op, rec, v)
+        if isinstance(op, Pool):
+            return self.pool(op.kind == "max", self.size(rec.out_shape), v)
+        if isinstance(op, AdaptivePool):
+            return self.adaptive(op, rec, v)  # a flatten after it is a view
+        if isinstance(op, Linear):
+            out = self.linear(op, rec, v)
+            if op.act:
+                act = self.activation(op.act, out)
+                self.release(out)
+                out = act
+            return out
+        if isinstance(op, Split):
+            return self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(op.branches)], v)
+        if isinstance(op, LRN):
+            return self.lrn(op, rec, v)
+        if isinstance(op, Dropout):
+            return self.dropout(op, v)
+        if isinstance(op, Activation):
+            return self.activation(op.act, v)
+        if isinstance(op, (Flatten, Identity)):
+            return self.keep(v)  # a view, or the input itself
+        raise TypeError(f"no memory rule for {type(op).__name__}")  # pragma: no cover
+
+    def _chain_step(self, ops: tuple[Op, ...], where: str) -> Any:
+        return lambda v: self.chain(ops, where, v)
+
+    def conv(self, op: Conv, rec: OpRecord, v: _Value) -> _Value:
+        c_in, c_out = rec.in_shape[0], rec.out_shape[0]
+        kh, kw = op.kernel
+        weights = (c_out * (c_in // op.groups) * kh * kw * self.d,) + ((c_out * self.d,) if op.bias else ())
+        nbytes = self.size(rec.out_shape)
+        out = self.tensor(nbytes, self.node([v], [self.save(v.storage)], weights))
+        if op.norm == "bn":  # the builder's only norm
+            stats = 2 * c_out * self.d
+            bn_out = self.new(nbytes)
+            st = self.new(stats)
+            node = self.node([out], [self.save(out.storage), st], (c_out * self.d, c_out * self.d))
+            if not self.train:
+                self.drop(st)
+            normed = _Value(bn_out, nbytes, node)
+            self.release(out)  # the conv output dies here unless BN saved it
+            out = normed
+        if op.act:
+            act = self.activation(op.act, out)
+            self.release(out)
+            out = act
+        return out
+
+    def activation(self, name: str, v: _Value) -> _Value:
+        if name in ("relu", *INPLACE_SAVES_CLONE):  # built in place
+            saved = []
+            if self.train:
+                saved = [self.new(v.nbytes)] if name in INPLACE_SAVES_CLONE else [self.save(v.storage)]
+            return _Value(self.keep(v).storage, v.nbytes, self.node([v], saved))
+        out = self.tensor(v.nbytes, None)
+        if self.train:
+            out.node = self.node([v], [self.save(out.storage if name in SAVES_OUTPUT else v.storage)])
+        return out
+
+    def pool(self, with_indices: bool, nbytes: int, v: _Value) -> _Value:
+        out = self.tensor(nbytes, None)
+        saved = [self.save(v.storage)] if self.train else []
+        if with_indices:
+            idx = self.new(nbytes // self.d * INDEX_BYTES)
+            if self.train:
+                saved.append(idx)
+            else:
+                self.drop(idx)
+        out.node = self.node([v], saved)
+        return out
+
+    def adaptive(self, op: AdaptivePool, rec: OpRecord, v: _Value) -> _Value:
+        nbytes = self.size((rec.in_shape[0], *op.output))
+        if op.kind == "avg" and op.output == (1, 1):  # PyTorch computes it as a mean: saves nothing
+            return self.tensor(nbytes, self.node([v], []))
+        return self.pool(op.kind == "max", nbytes, v)
+
+    def linear(self, op: Linear, rec: OpRecord, v: _Value) -> _Value:
+        fin, fout = rec.in_shape[0], op.out
+        weights = (fin * fout * self.d,) + ((fout * self.d,) if op.bias else ())
+        return self.tensor(self.n * fout * self.d, self.node([v], [self.save(v.storage)], weights))
+
+    def dropout(self, op: Dropout, v: _Value) -> _Value:
+        if not self.train or op.p == 0:
+            return self.keep(v)  # F.dropout returns its input
+        mask = self.new(v.nbytes)
+        return self.tensor(v.nbytes, self.node([v], [mask]))
+
+    def lrn(self, op: LRN, rec: OpRecord, x: _Value) -> _Value:
+        """``F.local_response_norm`` as it decomposes: x*x, pad, avg_pool3d, *alpha, +k, **beta, x/div."""
+        a = x.nbytes
+        c, h, w = rec.in_shape
+        padded = self.n * (c + op.size - 1) * h * w * self.d
+        sq = self.tensor(a, self.node([x, x], [self.save(x.storage), self.save(x.storage)]))
+        pad = self.tensor(padded, self.node([sq], []))
+        self.release(sq)
+        avg = self.tensor(a, self.node([pad], [self.save(pad.storage)]))
+        self.release(pad)
+        scaled = self.tensor(a, self.node([avg], []))
+        shifted = self.tensor(a, self.node([scaled], [], kind=PASSES))
+        self.release(scaled)
+        powered = self.tensor(a, self.node([shifted], [self.save(shifted.storage)], scratch=2 * a))
+        self.release(shifted)
+        self.release(avg)
+        out = self.tensor(a, self.node([x, powered], [self.save(x.storage), self.save(powered.storage)],
+                                       scratch=2 * a))
+        self.release(powered)
+        return out
+
+    def concat(self, branches: list[Any], v: _Value) -> _Value:
+        """``Concat.branch_outputs``: every branch on the same input, then one ``torch.cat``."""
+        outs = [branch(v) for branch in branches]
+        if len(outs) == 1:
+            return outs[0]
+        total = sum(o.nbytes for o in outs)
+        out = self.tensor(total, self.node(outs, [], kind=PASSES))
+        for o in outs:
+            self.release(o)
+        return out
+
+    # -- blocks
+    def block(self, block: Block, where: str, v: _Value) -> _Value:
+        if block.repeat is None:
+            return self._block_once(block, where, v)
+        n = block.count
+        cur = self.keep(v)  # nn.Sequential of the repetitions
+        i = 0
+        while i < n:
+            live, made = self.live, len(self.nodes)
+            out = self._block_once(block.instance(i), f"{where}.{i}", cur)
+            self.release(cur)
+            cur = out
+            if i == 1 and n > 2 and self._keeps_shape(where):
+                # Repetitions 2.. are repetition 1 again, on an input of the same shape.
+                if not self.train:
+                    break  # same bytes live before each, so the same peak inside: skip them
+                if n > 3:  # lump 2..n-2 into one node; n-1 runs for real (see _lump)
+                    out = self._lump(cur, n - 3, self.live - live,
+                                     sum(sum(node.weights) for node in self.nodes[made:]))
+                    self.release(cur)
+                    cur = out
+                    i = n - 2
+            i += 1
+        return cur
+
+    def _keeps_shape(self, where: str) -> bool:
+        """Does repetition 2 get the input shape repetition 1 got (so it is the same computation)?"""
+        one, two = self.shapes.get(f"{where}.1.branch0.0"), self.shapes.get(f"{where}.2.branch0.0")
+        return one is not None and two is not None and one.in_shape == two.in_shape
+
+    def _lump(self, v: _Value, times: int, retained: int, weights: int) -> _Value:
+        """``times`` identical repetitions as one node, exact for the peak.
+
+        Live bytes grow by ``retained`` per repetition in the forward pass; in the backward pass
+        each repetition frees its saved tensors and adds ``weights`` of gradients; the pattern
+        inside is the same every time. Every peak in between is therefore bounded by those of
+        the two repetitions around the lump, which run for real. The node's forward leaves
+        exactly the bytes the repetitions would; its backward frees before it allocates, so it
+        never exceeds the states it starts and ends in, which are real states.
+        """
+        rest = self.new(times * retained - v.nbytes)  # all they keep, less their output below
+        return self.tensor(v.nbytes, self.node([v], [self.save(v.storage), rest], (times * weights,), kind=LUMP))
+
+    def _block_step(self, block: Block, where: str) -> Any:
+        return lambda v: self._block_once(block, where, v)
+
+    def _block_once(self, block: Block, where: str, x: _Value) -> _Value:
+        y = self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(block.branches)], x)
+        if block.merge == "concat":
+            if block.act:
+                act = self.activation(block.act, y)
+                self.release(y)
+                y = act
+            return y
+        if block.project is not None:
+            projected = self.op(f"{where}.project", y)
+            self.release(y)
+            y = projected
+        if block.scale != 1.0:
+            scaled = self.tensor(y.nbytes, self.node([y], []))
+            self.release(y)
+            y = scaled
+        if isinstance(block.shortcut, tuple):
+            short = self.chain(block.shortcut, f"{where}.shortcut", x)
+        elif f"{where}.shortcut" in self.generated:
+            short = self.chain((self.generated[f"{where}.shortcut"],), f"{where}.shortcut", x)
+        else:
+            short = self.keep(x)
+        total = self.tensor(y.nbytes, self.node([y, short], [], kind=PASSES))
+        self.release(short)
+        self.release(y)
+        if block.act:
+            act = self.activation(block.act, total)
+            self.release(total)
+            total = act
+        return total
+
+    def layer(self, layer: Any, v: _Value) -> _Value:
+        name = layer.name or ""
+        return self.block(layer, name, v) if isinstance(layer, Block) else self.op(name, v)
+
+    # -- the network
+    def forward(self, x: _Value, aux: bool) -> list[_Value]:
+        """``Network.forward``: the values the loss reads (logits, then aux logits)."""
+        taps: dict[str, list[Any]] = {}
+        if aux and self.train:
+            for head in self.spec.aux_heads:
+                taps.setdefault(head.at, []).append(head)
+        cur = self.keep(x)
+        aux_out: list[_Value] = []
+        for layer in self.spec.body:
+            out = self.layer(layer, cur)
+            self.release(cur)
+            cur = out
+            for head in taps.get(layer.name or "", ()):
+                aux_out.append(self.chain(head.layers, head.name, cur))
+        features = cur
+        logits = self.seq([self._layer_step(op) for op in self.spec.head], features)
+        self.release(features)
+        return [logits, *aux_out]
+
+    def _layer_step(self, layer: Any) -> Any:
+        return lambda v: self.layer(layer, v)
+
+    def backward(self, outputs: list[_Value]) -> None:
+        """``loss.backward()`` for ``loss = sum of every output's sum``: nodes in reverse order."""
+        buffers: dict[_Node, _Storage] = {}
+        root = self.new(4)  # ones_like(loss), held by the engine until the pass ends
+        for v in outputs:
+            if v.node is not None:
+                self._route(buffers, v, self.save(root), [])
+        for node in reversed(self.nodes):
+            grad = buffers.pop(node, None)
+            if grad is None:  # pragma: no cover - every node reaches the loss
+                continue
+            incoming: list[_Storage] = []
+            if node.kind is LUMP:  # repetitions: release, then allocate
+                for st in node.saved:
+                    self.drop(st)
+                self.drop(grad)
+                for w in node.weights:
+                    self.new(w)
+                grads = [(v, self.new(v.nbytes)) for v in node.inputs if v.node is not None]
+                for v, g in grads:
+                    self._route(buffers, v, g, incoming)
+            elif node.kind is PASSES:
+                for v in node.inputs:
+                    if v.node is not None:
+                        self._route(buffers, v, self.save(grad), incoming)
+                self.drop(grad)
+            else:
+                grads = [(v, self.new(v.nbytes)) for v in node.inputs if v.node is not None]
+                for w in node.weights:
+                    self.new(w)  # kept as the parameter's .grad until the step
+                if node.scratch:
+                    self.drop(self.new(node.scratch))
+                self.drop(grad)
+                for s in node.saved:
+                    self.drop(s)
+                for v, g in grads:
+                    self._route(buffers, v, g, incoming)
+            for g in incoming:  # the op's output list lives until all of it is routed
+                self.drop(g)
+        self.drop(root)
+
+    def _route(self, buffers: dict[_Node, _Storage], v: _Value, grad: _Storage, incoming: list[_Storage]) -> None:
+        node = v.node
+        old = buffers.get(node)  # type: ignore[arg-type]
+        if old is None:
+            buffers[node] = grad  # type: ignore[index]
+            return
+        buffers[node] = self.new(v.nbytes)  # type: ignore[index]  # old + new, out of place
+        self.drop(old)
+        incoming.append(grad)
+
+
+def _buffer_bytes(shapes: dict[str, OpRecord], skipped: set[str], dtype_bytes: int) -> int:
+    """BN running mean and variance (``dtype_bytes`` each per channel) and one int64 counter."""
+    total = 0
+    for where, rec in shapes.items():
+        if isinstance(rec.op, Conv) and rec.op.norm == "bn" and where.split(".", 1)[0] not in skipped:
+            total += 2 * rec.out_shape[0] * dtype_bytes + 8
+    return total
+
+
+def _check(batch: int, dtype_bytes: int, optimizer: str = "sgd-momentum") -> None:
+    if optimizer not in OPTIMIZER_STATES:
+        raise ArchbenchError(f"optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZER_STATES)}")
+    if batch < 1 or dtype_bytes < 1:
+        raise ArchbenchError(f"batch and dtype_bytes must be at least 1, got {batch} and {dtype_bytes}")
+
+
+def _input() -> _Value:
+    """The input batch: held by the caller and counted as resident, so zero bytes here."""
+    return _Value(_Storage(0), 0, None)
+
+
+def _inference(spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
+               dtype_bytes: int) -> int:
+    """Peak bytes of the activations of one eval-mode forward under ``no_grad``."""
+    run = _Pass(spec, shapes, generated, batch, dtype_bytes, train=False)
+    for v in run.forward(_input(), aux=False):
+        run.release(v)
+    return run.peak
+
+
+def _training(spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
+              dtype_bytes: int, aux: bool, state_bytes: int) -> int:
+    """Peak bytes (besides the resident ones) of forward, backward and the optimizer's step."""
+    run = _Pass(spec, shapes, generated, batch, dtype_bytes, train=True)
+    outputs = run.forward(_input(), aux)
+    run.new(4)  # the loss, a float32 scalar (an aux head's partial sum: 4 more bytes, left out)
+    for v in outputs:
+        run.release(v)
+    run.backward(outputs)
+    return max(run.peak, run.live + state_bytes)  # the step: every gradient and its new state
+
+
+def inference_peak_bytes(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1,
+                         dtype_bytes: int = 4) -> int:
+    """Peak memory of inference alone (what a search's memory budget limits); see :func:`estimate_memory`."""
+    _check(batch, dtype_bytes)
+    spec = resolve(spec)
+    shapes: dict[str, OpRecord] = {}
+    report = analyze(spec, input_size, batch, record=shapes)
+    skipped = {h.name for h in spec.aux_heads}
+    resident = (report.params() * dtype_bytes + _buffer_bytes(shapes, skipped, dtype_bytes)
+                + batch * math.prod(report.input) * dtype_bytes)
+    return resident + _inference(spec, shapes, report.generated, batch, dtype_bytes)
+
+
+def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1,
+                    dtype_bytes: int = 4, optimizer: str = "sgd-momentum", aux: bool = False) -> MemoryEstimate:
+    """Parameter, buffer and activation bytes, and the peaks of inference and of a training step.
+
+    Every floating-point tensor takes ``dtype_bytes`` per element (the input batch included);
+    pooling indices take 8. ``optimizer``: ``"sgd-momentum"`` (one state buffer per parameter,
+    as the profiler's step) or ``"sgd"`` (none). ``aux``: build the aux heads (their parameters
+    are resident; in training they run and their logits enter the loss). Raises
+    :class:`ShapeError` for a spec that cannot be built, as :func:`analyze` does.
+    """
+    _check(batch, dtype_bytes, optimizer)
+    spec = resolve(spec)
+    shapes: dict[str, OpRecord] = {}
+    report = analyze(spec, input_size, batch, record=shapes)
+    aux = aux and bool(spec.aux_heads)
+    skipped = set() if aux else {h.name for h in spec.aux_heads}
+    params = report.params(aux=aux) * dtype_bytes
+    buffers = _buffer_bytes(shapes, skipped, dtype_bytes)
+    resident = params + buffers + batch * math.prod(report.input) * dtype_bytes
+    activation = batch * sum(x.output_elements for x in report.layers if not x.is_aux) * dtype_bytes
+    inference = _inference(spec, shapes, report.generated, batch, dtype_bytes)
+    training = _training(spec, shapes, report.generated, batch, dtype_bytes, aux, OPTIMIZER_STATES[optimizer] * params)
+    return MemoryEstimate(param_bytes=params, buffer_bytes=buffers, activation_bytes=activation,
+                          inference_peak_bytes=resident + inference, training_peak_bytes=resident + training,
+                          batch=batch, optimizer=optimizer)

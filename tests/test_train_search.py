@@ -1,0 +1,150 @@
+"""The ``train`` search objective (pruning, multi-objective) and ``archbench calibrate``."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from archbench.cli.app import app
+from archbench.errors import ArchbenchError
+from archbench.search import train_objective
+from archbench.search.calibrate import CalibrationConfig, calibrate, correlations
+from archbench.search.objectives import get_objectives
+from archbench.search.runner import SearchConfig, run_search
+from archbench.search.train_objective import TrainSettings
+
+TINY_SPACE = str(Path(__file__).parent / "spaces" / "tiny.yaml")
+runner = CliRunner()
+FAST = dict(data="synthetic:10:32:600", epochs=2, max_steps=4, batch_size=32)
+
+
+def test_train_objective_needs_data():
+    with pytest.raises(ArchbenchError, match="needs --data"):
+        get_objectives(["train"])
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--trials", "1"])
+    assert result.exit_code == 2 and "--data" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_pruner_is_a_user_error():
+    with pytest.raises(ArchbenchError, match="--pruner"):
+        TrainSettings(data="synthetic", pruner="sometimes")
+
+
+@dataclass
+class _Epoch:
+    epoch: int
+    val_top1: float
+
+
+def _scripted_fit(epochs_run: dict[int, int], accuracy_of):
+    """A stand-in for archbench.train.fit: reports scripted accuracies and counts the epochs run."""
+
+    def fit(model, data, config, on_epoch=None, **_):
+        trial_id = id(model)
+        for epoch in range(config.epochs):
+            epochs_run[trial_id] = epoch + 1
+            on_epoch(_Epoch(epoch, accuracy_of(model)))
+
+        class Result:
+            best_top1 = accuracy_of(model)
+        return Result()
+
+    return fit
+
+
+@pytest.mark.parametrize("objectives", [["train"], ["train", "flops"]], ids=["single", "multi"])
+def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives):
+    """Trials whose accuracy is below the median of earlier ones stop after their first epoch.
+
+    fit is scripted (accuracy grows with the parameter count) so the test is about the pruning
+    plumbing: Optuna's MedianPruner for one objective, archbench's median rule for several.
+    """
+    epochs_run: dict[int, int] = {}
+    accuracy = lambda model: sum(p.numel() for p in model.parameters()) / 1e6  # noqa: E731
+    monkeypatch.setattr("archbench.train.fit", _scripted_fit(epochs_run, accuracy))
+    monkeypatch.setattr(train_objective.TrainObjective, "data", property(lambda self: _FakeData()))
+    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data: spec)
+    config = SearchConfig(space=TINY_SPACE, objectives=objectives, trials=14, results=str(tmp_path), seed=3,
+                          sampler="random", repair=False, budgets=["1GFLOPs"],
+                          train=TrainSettings(data="synthetic", epochs=4, pruner="median"))
+    study = run_search(config)
+    states = [t.state for t in study.trials]
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, f"no trial was pruned: {states}"
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "val_top1_epoch0" in t.user_attrs]
+    for t in pruned:  # stopped after its first epoch, below the median of the trials completed before it
+        assert [k for k in t.user_attrs if k.startswith("val_top1_epoch")] == ["val_top1_epoch0"]
+        earlier = [o.user_attrs["val_top1_epoch0"] for o in completed if o.number < t.number]
+        assert len(earlier) >= 4 and t.user_attrs["val_top1_epoch0"] < statistics.median(earlier)
+    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+class _FakeData:
+    classes = [str(i) for i in range(10)]
+    input_shape = (3, 32, 32)
+
+
+def test_search_with_the_train_objective_end_to_end(tmp_path):
+    """A real (tiny) search: each trial trains on the synthetic data and reports accuracy per epoch."""
+    config = SearchConfig(space=TINY_SPACE, objectives=["train", "flops"], trials=3, results=str(tmp_path), seed=0,
+                          train=TrainSettings(**FAST, pruner="median"))
+    study = run_search(config)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 3
+    for t in done:
+        accuracy, flops = t.values
+        assert 0.0 <= accuracy <= 1.0 and flops == t.user_attrs["flops"]
+        assert {"val_top1_epoch1", "val_top1_epoch2"} <= set(t.user_attrs)  # epochs count from 1
+        assert max(t.user_attrs["val_top1_epoch1"], t.user_attrs["val_top1_epoch2"]) == pytest.approx(accuracy)
+
+
+def test_correlations_match_hand_computed_ranks():
+    import pandas as pd
+
+    frame = pd.DataFrame({"naswot": [1, 2, 3, 4, 5], "synflow": [5, 4, 3, 2, 1], "params": [1, 3, 2, 5, 4],
+                          "flops": [1, 1, 1, 1, 1], "accuracy": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    table = correlations(frame).set_index("objective")
+    assert table.loc["naswot", "spearman"] == pytest.approx(1.0)
+    assert table.loc["naswot", "kendall"] == pytest.approx(1.0)
+    assert table.loc["synflow", "spearman"] == pytest.approx(-1.0)
+    # params ranks 1,3,2,5,4 against 1..5: d^2 = 0+1+1+1+1 = 4 -> rho = 1 - 6*4/(5*24) = 0.8;
+    # concordant 8, discordant 2 of 10 pairs -> tau = 0.6
+    assert table.loc["params", "spearman"] == pytest.approx(0.8)
+    assert table.loc["params", "kendall"] == pytest.approx(0.6)
+    assert math.isnan(table.loc["flops", "spearman"])  # a constant column has no ranking
+
+
+def test_calibrate_gives_correlations_in_range_and_reproduces_with_a_seed():
+    config = CalibrationConfig(space=TINY_SPACE, samples=4, seed=1, train=TrainSettings(**FAST, pruner="none"))
+    first = calibrate(config)
+    second = calibrate(config)
+    assert len(first.samples) == 4
+    assert first.samples.drop(columns=["synflow"]).equals(second.samples.drop(columns=["synflow"]))
+    assert list(first.samples["synflow"].round(9)) == list(second.samples["synflow"].round(9))
+    for column in ("spearman", "kendall"):
+        values = first.correlations[column].dropna()
+        assert len(values) >= 3 and ((values >= -1) & (values <= 1)).all()
+    assert ((first.samples["accuracy"] >= 0) & (first.samples["accuracy"] <= 1)).all()
+
+
+def test_calibrate_command_writes_its_outputs(tmp_path):
+    result = runner.invoke(app, ["calibrate", "--space", TINY_SPACE, "--data", "synthetic:10:32:600", "--samples", "3",
+                                 "--epochs", "1", "--steps", "3", "--batch-size", "32",
+                                 "--results", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "calibrate" / "tiny"
+    for name in ("samples.csv", "correlations.csv", "correlations.md", "calibration.png"):
+        assert (folder / name).stat().st_size > 0
+    assert "Spearman" in result.output
+
+
+def test_calibrate_with_a_bad_data_path_is_a_user_error(tmp_path):
+    result = runner.invoke(app, ["calibrate", "--space", TINY_SPACE, "--data", str(tmp_path / "nowhere"),
+                                 "--samples", "3"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
