@@ -6,6 +6,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -215,6 +216,64 @@ def test_memory_estimate_counts_params_activations_and_training_state():
     assert inference > params + buffers + input_bytes
     # a training step holds at least the gradients and the momentum buffers besides the weights
     assert training >= inference + 2 * params
+
+
+class GoogLeNetOutputs(NamedTuple):  # torchvision's, field for field (torchvision is not a dependency)
+    logits: torch.Tensor
+    aux_logits2: torch.Tensor | None
+    aux_logits1: torch.Tensor | None
+
+
+class InceptionOutputs(NamedTuple):
+    logits: torch.Tensor
+    aux_logits: torch.Tensor | None
+
+
+class AuxOutputNet(nn.Module):
+    """A classifier with two aux heads that, in training mode, returns its logits the way
+    torchvision's GoogLeNet (``form="googlenet"``) or Inception v3 (``"inception"``) do, or
+    only the main logits (``"logits"``); in eval mode always the logits."""
+
+    def __init__(self, form: str = "googlenet", classes: int = 10):
+        super().__init__()
+        self.form = form
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc, self.aux1, self.aux2 = nn.Linear(8, classes), nn.Linear(8, classes), nn.Linear(8, classes)
+
+    def forward(self, x: torch.Tensor):
+        features = self.stem(x).relu().mean((2, 3))
+        logits = self.fc(features)
+        if not self.training or self.form == "logits":
+            return logits
+        if self.form == "inception":
+            return InceptionOutputs(logits, self.aux1(features) + self.aux2(features))
+        return GoogLeNetOutputs(logits, self.aux2(features), self.aux1(features))
+
+
+def googlenet_like() -> nn.Module:
+    return AuxOutputNet("googlenet")
+
+
+@pytest.mark.parametrize("form", ["googlenet", "inception"])
+def test_memory_estimate_reads_torchvision_style_aux_outputs(form: str):
+    from archbench.profile.memory import estimate_on_meta
+
+    params, _, inference, training = estimate_on_meta(lambda: AuxOutputNet(form), (3, 16, 16), batch=4)
+    _, _, inference_plain, training_plain = estimate_on_meta(lambda: AuxOutputNet("logits"), (3, 16, 16), batch=4)
+    assert params == 4 * sum(p.numel() for p in AuxOutputNet().parameters()) and inference == inference_plain
+    # the aux heads are in the loss: their gradients (made first by the backward, alive through the
+    # rest of it) come on top of the plain network's peak; unused heads would add only their outputs
+    aux = AuxOutputNet()
+    aux_bytes = 4 * sum(p.numel() for p in (*aux.aux1.parameters(), *aux.aux2.parameters()))
+    assert training >= training_plain + aux_bytes
+
+
+def test_module_callable_target_with_aux_outputs_gets_a_memory_estimate():
+    result = runner.invoke(app, ["profile", "tests.test_profile:googlenet_like", "--input", "3x16x16", "--batch", "4",
+                                 "--no-latency", "--json"])
+    assert result.exit_code == 0, result.output
+    memory = json.loads(result.output)["memory"]
+    assert memory["error"] is None and memory["training_peak_bytes"] > memory["inference_peak_bytes"] > 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the estimate is checked against the measurement")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import pickle
+import shlex
 import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 import archbench
 from archbench.cli.app import app
 from archbench.errors import ArchbenchError, ShapeError, TargetError
+from archbench.nn import NetOutput, split_output
 from archbench.train import (Data, EpochMetrics, TrainConfig, TrainingInterrupted, adapt_spec, evaluate, fit,
                              load_checkpoint, load_data, model_for_data)
 from archbench.train.loop import lr_factor
@@ -153,6 +156,64 @@ def test_resume_errors(tiny_spec, synth4, tmp_path):
         fit(tiny_model(tiny_spec, synth4), synth4, TrainConfig(epochs=1, **FAST), resume=True)
 
 
+RESUME_BASE = dict(epochs=1, max_steps=2, **FAST)
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tiny_spec, synth4, tmp_path_factory) -> Path:
+    """A folder holding last.pt after one short epoch with RESUME_BASE (never modified by the tests)."""
+    out = tmp_path_factory.mktemp("resume")
+    fit(tiny_model(tiny_spec, synth4), synth4, TrainConfig(out_dir=str(out), **RESUME_BASE))
+    return out
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"batch_size": 16}, ["batch_size: 32 -> 16"]),
+    ({"lr": 0.2, "label_smoothing": 0.1}, ["lr: 0.1 -> 0.2", "label_smoothing: 0.0 -> 0.1"]),
+    ({"max_steps": 3, "seed": 1, "schedule": "step"}, ["max_steps: 2 -> 3", "seed: 0 -> 1", "schedule: 'cosine' -> 'step'"]),
+    ({"warmup_epochs": 0.5, "aux_weight": 0.0}, ["warmup_epochs: 0.0 -> 0.5", "aux_weight: 0.3 -> 0.0"]),
+    ({"optimizer": "adamw"}, ["optimizer: 'sgd' -> 'adamw'", "weight_decay: 0.0005 -> 0.05"]),
+], ids=["batch", "lr-smoothing", "steps-seed-schedule", "warmup-aux", "optimizer"])
+def test_resume_refuses_changed_options_listing_each(tiny_spec, synth4, one_epoch_run, tmp_path, changes, expected):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes((one_epoch_run / "last.pt").read_bytes())
+    config = TrainConfig(out_dir=str(out), **{**RESUME_BASE, "epochs": 2, **changes})
+    with pytest.raises(ArchbenchError) as info:
+        fit(tiny_model(tiny_spec, synth4), synth4, config, resume=True)
+    message = str(info.value)
+    for line in expected:
+        assert f"  {line}\n" in message, message
+    assert message.count(" -> ") == len(expected) and "start over without resume" in message
+    assert {p.name for p in out.iterdir()} == {"last.pt"}  # refused before anything was written
+
+
+def test_resume_refuses_another_split_of_the_data(tiny_spec, synth4, one_epoch_run, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes((one_epoch_run / "last.pt").read_bytes())
+    other_split = load_data("synthetic:4:32:2000", val_fraction=0.3, seed=0)
+    with pytest.raises(ArchbenchError, match="data train images: 1600 -> 1400") as info:
+        fit(tiny_model(tiny_spec, other_split), other_split, TrainConfig(out_dir=str(out), **RESUME_BASE), resume=True)
+    assert "data val images: 400 -> 600" in str(info.value)
+
+
+def test_resume_allows_more_epochs_and_machine_options(tiny_spec, synth4, one_epoch_run, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes((one_epoch_run / "last.pt").read_bytes())
+    same_run = dict(RESUME_BASE, epochs=2, num_workers=0, amp=False, channels_last=False, val_batch_size=50)
+    result = fit(tiny_model(tiny_spec, synth4), synth4, TrainConfig(out_dir=str(out), **same_run), resume=True)
+    assert [m.epoch for m in result.history] == [1, 2]
+    # an explicit value equal to the default is the same option
+    implicit = tmp_path / "implicit"
+    fit(tiny_model(tiny_spec, synth4), synth4, TrainConfig(epochs=1, max_steps=1, batch_size=32, device="cpu",
+                                                           out_dir=str(implicit)))
+    explicit = TrainConfig(epochs=2, max_steps=1, batch_size=32, device="cpu", lr=0.05, weight_decay=5e-4,
+                           out_dir=str(implicit))
+    assert fit(tiny_model(tiny_spec, synth4), synth4, explicit, resume=True).final.epoch == 2
+
+
 def test_on_epoch_exceptions_propagate(tiny_spec, synth4):
     class Pruned(Exception):
         pass
@@ -178,6 +239,65 @@ def test_evaluate_counts_top1_top5_and_loss():
     assert top3 == 1.0  # k = min(5, classes)
 
 
+class GoogLeNetOutputs(NamedTuple):  # torchvision's, field for field
+    logits: torch.Tensor
+    aux_logits2: torch.Tensor | None
+    aux_logits1: torch.Tensor | None
+
+
+class InceptionOutputs(NamedTuple):
+    logits: torch.Tensor
+    aux_logits: torch.Tensor | None
+
+
+_L, _A, _B = torch.zeros(2, 3), torch.ones(2, 3), torch.full((2, 3), 2.0)
+
+
+@pytest.mark.parametrize("out, aux", [
+    (_L, {}),
+    (NetOutput(_L, {"aux1": _A, "aux2": _B}), {"aux1": _A, "aux2": _B}),
+    (GoogLeNetOutputs(_L, _A, _B), {"aux_logits2": _A, "aux_logits1": _B}),
+    (GoogLeNetOutputs(_L, None, None), {}),
+    (InceptionOutputs(_L, _A), {"aux_logits": _A}),
+    (InceptionOutputs(_L, None), {}),
+    ((_L, _A, _B), {"aux1": _A, "aux2": _B}),
+    ([_L, None, _B], {"aux2": _B}),
+    ((_L, {"head": _A}), {"head": _A}),
+], ids=["tensor", "netoutput", "googlenet", "googlenet-eval", "inception", "inception-no-aux", "tuple", "list",
+        "dict-aux"])
+def test_split_output_reads_every_output_form(out, aux):
+    logits, got = split_output(out)
+    assert logits is _L and got.keys() == aux.keys() and all(got[k] is aux[k] for k in aux)
+
+
+@pytest.mark.parametrize("out, fragment", [
+    ("logits", "returned str"), ((), "returned tuple"), ((None, _A), "returned tuple"),
+    ((_L, "aux"), "'aux1' is a str"), ({"logits": _L}, "returned dict"),
+], ids=["str", "empty", "no-logits", "bad-aux", "dict"])
+def test_split_output_rejects_other_outputs(out, fragment):
+    with pytest.raises(ArchbenchError, match=fragment):
+        split_output(out)
+
+
+def test_model_for_data_seed_fixes_the_weights_and_spares_the_caller_rng(tiny_spec, synth4):
+    def weights(seed: int | None) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in model_for_data(tiny_spec, synth4, seed=seed)[0].parameters()]
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    a = weights(7)
+    assert torch.equal(torch.rand(3), expected_next)  # the global RNG is untouched
+    torch.rand(100)  # a different global state: no effect on seeded weights
+    b = weights(7)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, weights(8)))
+    torch.manual_seed(5)
+    c = weights(None)  # unseeded: drawn from the global RNG, as before
+    torch.manual_seed(5)
+    assert all(torch.equal(x, y) for x, y in zip(c, weights(None)))
+
+
 def test_lr_schedules():
     assert lr_factor("cosine", 0, 100, 0) == 1.0 and lr_factor("cosine", 50, 100, 0) == pytest.approx(0.5)
     assert lr_factor("cosine", 99, 100, 0) < 0.001
@@ -188,7 +308,17 @@ def test_lr_schedules():
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"optimizer": "adam"}, "sgd or adamw"), ({"schedule": "linear"}, "cosine"), ({"epochs": 0}, "positive"),
     ({"lr": -1.0}, "positive"), ({"label_smoothing": 1.0}, "[0, 1)"),
-], ids=["optimizer", "schedule", "epochs", "lr", "smoothing"])
+    ({"warmup_epochs": math.nan}, "warmup_epochs: expected a number >= 0, got nan"),
+    ({"warmup_epochs": math.inf}, "warmup_epochs"), ({"label_smoothing": math.nan}, "label_smoothing"),
+    ({"lr": math.inf}, "lr: expected a positive number"), ({"momentum": math.nan}, "momentum"),
+    ({"max_steps": 2.5}, "max_steps: expected a positive integer or None, got 2.5"),
+    ({"epochs": True}, "epochs: expected a positive integer, got True"), ({"batch_size": 8.0}, "batch_size"),
+    ({"max_val_steps": True}, "max_val_steps"), ({"val_batch_size": 1.5}, "val_batch_size"),
+    ({"num_workers": False}, "num_workers"), ({"seed": 1.5}, "seed"), ({"seed": True}, "seed"),
+    ({"aux_weight": True}, "aux_weight"), ({"amp": 1}, "amp"),
+], ids=["optimizer", "schedule", "epochs", "lr", "smoothing", "warmup-nan", "warmup-inf", "smoothing-nan", "lr-inf",
+        "momentum-nan", "max-steps-float", "epochs-bool", "batch-float", "val-steps-bool", "val-batch-float",
+        "workers-bool", "seed-float", "seed-bool", "aux-weight-bool", "amp-int"])
 def test_config_rejects_bad_values(kwargs, fragment):
     with pytest.raises(ArchbenchError, match=fragment.replace("[", r"\[").replace(")", r"\)")):
         TrainConfig(**kwargs)
@@ -406,23 +536,53 @@ def test_cli_trains_writes_files_and_resumes(tiny_spec, tmp_path):
     assert len((out / "metrics.csv").read_text().splitlines()) == 4
 
 
-def test_cli_ctrl_c_says_how_to_resume(tiny_spec, tmp_path, monkeypatch):
+@pytest.mark.parametrize("resume", [False, True], ids=["first-run", "resumed-run"])
+def test_cli_ctrl_c_says_how_to_resume(tiny_spec, tmp_path, monkeypatch, resume):
     import archbench.train
 
     def interrupted(*_args, **_kwargs):
         raise TrainingInterrupted(3, tmp_path / "last.pt", None)  # type: ignore[arg-type]
 
     monkeypatch.setattr(archbench.train, "fit", interrupted)
-    result = runner.invoke(app, ["train", str(tiny_spec), "--data", "synthetic:4:32:40", "--out", str(tmp_path)],
-                           env={"COLUMNS": "200"})
+    args = ["train", str(tiny_spec), "--data", "synthetic:4:32:40", "--out", str(tmp_path), "--batch-size", "16",
+            "--lr", "0.1", "--warmup", "0.5", *(["--resume"] if resume else [])]
+    monkeypatch.setattr(sys, "argv", ["/some/venv/bin/archbench", *args])  # what the shell ran
+    if resume:
+        (tmp_path / "last.pt").write_bytes(b"")  # only its existence matters before fit
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 130
     text = " ".join(result.output.split())
-    assert "after epoch 3" in text and "--resume" in text and str(tmp_path / "last.pt") in text
+    assert "after epoch 3" in text and str(tmp_path / "last.pt") in text
+    again = shlex.join(["archbench", *args]) + ("" if resume else " --resume")
+    assert again in result.output and result.output.count("--resume") == 2  # the message, the command
 
 
 def test_cli_bad_option_exits_2(tiny_spec):
     result = runner.invoke(app, ["train", str(tiny_spec), "--data", "synthetic:4:32:40", "--optimizer", "adam"])
     assert result.exit_code == 2 and "sgd or adamw" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--warmup", "nan"], "warmup_epochs: expected a number >= 0, got nan"),
+    (["--lr", "inf"], "lr: expected a positive number, got inf"),
+    (["--label-smoothing", "nan"], "label_smoothing"),
+    (["--aux-weight", "-inf"], "aux_weight"),
+    (["--max-steps", "2.5"], "Invalid value for '--max-steps'"),  # Typer's own integer check: also exit 2
+], ids=["warmup-nan", "lr-inf", "smoothing-nan", "aux-weight-inf", "max-steps-float"])
+def test_cli_non_finite_or_non_integer_options_exit_2(tiny_spec, args, fragment):
+    result = runner.invoke(app, ["train", str(tiny_spec), "--data", "synthetic:4:32:40", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert fragment in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_cli_resume_with_changed_options_exits_2_listing_them(tiny_spec, tmp_path):
+    args = ["train", str(tiny_spec), "--data", "synthetic:4:32:200", "--max-steps", "2", "--device", "cpu",
+            "--out", str(tmp_path)]
+    assert runner.invoke(app, [*args, "--epochs", "1"], env={"COLUMNS": "200"}).exit_code == 0
+    result = runner.invoke(app, [*args, "--epochs", "2", "--batch-size", "16", "--val-fraction", "0.25", "--resume"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "batch_size: 64 -> 16" in result.output and "data val images: 40 -> 50" in result.output
 
 
 def test_importing_archbench_and_the_command_stays_torch_free():

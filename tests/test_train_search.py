@@ -31,6 +31,15 @@ def test_train_objective_needs_data():
     assert result.exit_code == 2 and "--data" in result.output and "Traceback" not in result.output
 
 
+def test_bad_data_or_training_options_stop_the_search_before_it_starts(tmp_path):
+    for extra in (["--data", str(tmp_path / "nowhere")], ["--data", "synthetic:10:32:200", "--train-batch", "0"],
+                  ["--space", "inception_v3", "--data", "synthetic:10:32:200"]):
+        result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--trials", "2",
+                                     "--results", str(tmp_path), *extra])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and not any(tmp_path.iterdir())  # no study was created
+
+
 def test_unknown_pruner_is_a_user_error():
     with pytest.raises(ArchbenchError, match="--pruner"):
         TrainSettings(data="synthetic", pruner="sometimes")
@@ -42,13 +51,14 @@ class _Epoch:
     val_top1: float
 
 
-def _scripted_fit(epochs_run: dict[int, int], accuracy_of):
-    """A stand-in for archbench.train.fit: reports scripted accuracies and counts the epochs run."""
+def _scripted_fit(epochs_run: list[int], accuracy_of):
+    """A stand-in for archbench.train.fit: reports scripted accuracies (epochs count from 1, as
+    in the real loop) and records, call by call, how many epochs ran before it returned or raised."""
 
     def fit(model, data, config, on_epoch=None, **_):
-        trial_id = id(model)
-        for epoch in range(config.epochs):
-            epochs_run[trial_id] = epoch + 1
+        epochs_run.append(0)
+        for epoch in range(1, config.epochs + 1):
+            epochs_run[-1] = epoch
             on_epoch(_Epoch(epoch, accuracy_of(model)))
 
         class Result:
@@ -58,31 +68,43 @@ def _scripted_fit(epochs_run: dict[int, int], accuracy_of):
     return fit
 
 
-@pytest.mark.parametrize("objectives", [["train"], ["train", "flops"]], ids=["single", "multi"])
-def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives):
-    """Trials whose accuracy is below the median of earlier ones stop after their first epoch.
+@pytest.mark.parametrize("objectives,pruner", [(["train"], "median"), (["train", "flops"], "median"),
+                                               (["train"], "hyperband")],
+                         ids=["single-median", "multi-median", "single-hyperband"])
+def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives, pruner):
+    """Pruned trials stop training early; with the median rule, below the median of earlier ones.
 
     fit is scripted (accuracy grows with the parameter count) so the test is about the pruning
-    plumbing: Optuna's MedianPruner for one objective, archbench's median rule for several.
+    plumbing: Optuna's pruners for one objective, archbench's median rule for several.
     """
-    epochs_run: dict[int, int] = {}
+    import archbench
+
+    epochs_run: list[int] = []
     accuracy = lambda model: sum(p.numel() for p in model.parameters()) / 1e6  # noqa: E731
     monkeypatch.setattr("archbench.train.fit", _scripted_fit(epochs_run, accuracy))
     monkeypatch.setattr(train_objective.TrainObjective, "data", property(lambda self: _FakeData()))
-    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data: spec)
-    config = SearchConfig(space=TINY_SPACE, objectives=objectives, trials=14, results=str(tmp_path), seed=3,
+    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True: spec)
+    monkeypatch.setattr("archbench.train.model_for_data",
+                        lambda spec, data, aux=True, seed=None: (archbench.build(spec), spec))
+    config = SearchConfig(space=TINY_SPACE, objectives=objectives, trials=16, results=str(tmp_path), seed=3,
                           sampler="random", repair=False, budgets=["1GFLOPs"],
-                          train=TrainSettings(data="synthetic", epochs=4, pruner="median"))
+                          train=TrainSettings(data="synthetic", epochs=4, pruner=pruner))
     study = run_search(config)
-    states = [t.state for t in study.trials]
-    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
-    assert pruned, f"no trial was pruned: {states}"
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "val_top1_epoch0" in t.user_attrs]
-    for t in pruned:  # stopped after its first epoch, below the median of the trials completed before it
-        assert [k for k in t.user_attrs if k.startswith("val_top1_epoch")] == ["val_top1_epoch0"]
-        earlier = [o.user_attrs["val_top1_epoch0"] for o in completed if o.number < t.number]
-        assert len(earlier) >= 4 and t.user_attrs["val_top1_epoch0"] < statistics.median(earlier)
-    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    trained = [t for t in study.trials if "val_top1_epoch1" in t.user_attrs]  # fit ran, in this order
+    assert len(trained) == len(epochs_run)
+    pruned = [t for t in trained if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, f"no trial was pruned: {[t.state.name for t in study.trials]}"
+    completed = [t for t in trained if t.state == optuna.trial.TrialState.COMPLETE]
+    assert completed and all(epochs_run[trained.index(t)] == 4 for t in completed)
+    for t in pruned:
+        ran = epochs_run[trained.index(t)]
+        assert ran < 4  # the training loop itself stopped, not only the bookkeeping
+        assert sorted(k for k in t.user_attrs if k.startswith("val_top1_epoch")) == \
+            [f"val_top1_epoch{e}" for e in range(1, ran + 1)]
+        if pruner == "median":
+            key = f"val_top1_epoch{ran}"
+            earlier = [o.user_attrs[key] for o in completed if o.number < t.number]
+            assert len(earlier) >= 4 and t.user_attrs[key] < statistics.median(earlier)
 
 
 class _FakeData:
@@ -135,7 +157,7 @@ def test_calibrate_gives_correlations_in_range_and_reproduces_with_a_seed():
 
 def test_calibrate_command_writes_its_outputs(tmp_path):
     result = runner.invoke(app, ["calibrate", "--space", TINY_SPACE, "--data", "synthetic:10:32:600", "--samples", "3",
-                                 "--epochs", "1", "--steps", "3", "--batch-size", "32",
+                                 "--epochs", "1", "--max-steps", "3", "--batch-size", "32",
                                  "--results", str(tmp_path)])
     assert result.exit_code == 0, result.output
     folder = tmp_path / "calibrate" / "tiny"

@@ -19,13 +19,16 @@ def calibrate(
     budget: Annotated[list[str] | None, typer.Option("--budget", help="Repair samples into these budgets "
                                                      "(units as in `search`).")] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 2,
-    steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
+                                                              "the data's image size).")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
     results: Annotated[str, typer.Option(help="Output folder.")] = "results",
 ) -> None:
     """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
+    import optuna
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..report import export_table
@@ -35,8 +38,9 @@ def calibrate(
     from ..search.space import load_space
     from ..search.train_objective import TrainSettings
 
-    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=steps,
-                             batch_size=batch_size, seed=seed, pruner="none")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
+    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
+                             batch_size=batch_size, seed=seed, pruner="none", aux=aux)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
     with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

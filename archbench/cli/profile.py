@@ -54,6 +54,11 @@ def render(result: Any) -> None:
             lines.append(f"memory       params {human(m['param_bytes'], 'B')}, inference peak "
                          f"{human(m['inference_peak_bytes'], 'B')}, training step peak {human(m['training_peak_bytes'], 'B')} "
                          f"(batch {m['batch']}, {m['method']})")
+            if m.get("analytic"):
+                a, err = m["analytic"], m["analytic"]["relative_error"]
+                lines.append(f"             analytic from the spec: inference {human(a['inference_peak_bytes'], 'B')}"
+                             f" ({_signed(err['inference_peak_bytes'])}), training {human(a['training_peak_bytes'], 'B')}"
+                             f" ({_signed(err['training_peak_bytes'])})")
     for lat in result.latency:
         if lat.get("error"):
             lines.append(f"latency b{lat['batch']:<4} {lat['error']}")
@@ -70,6 +75,10 @@ def render(result: Any) -> None:
     env = result.env
     console.print(f"[dim]{CONVENTION}\nenv: torch {env['torch']}, {env.get('gpu') or env['cpu']}, "
                   f"{env['threads']} threads[/]")
+
+
+def _signed(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:+.1f}%"
 
 
 def render_paper(target: Any) -> None:

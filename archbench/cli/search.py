@@ -38,6 +38,8 @@ def search(
     train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 3,
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
     train_batch: Annotated[int, typer.Option(help="Training batch size (train objective).")] = 64,
+    train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
+                                            "off when they do not fit the data's image size).")] = True,
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
@@ -54,7 +56,7 @@ def search(
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
-                              batch_size=train_batch, pruner=pruner, seed=seed))
+                              batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
     if pruner == "hyperband" and len(config.objectives) > 1:
         raise ArchbenchError("--pruner hyperband works with one objective; a multi-objective search prunes "
                              "with the median rule on accuracy (--pruner median)")

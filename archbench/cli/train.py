@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -77,7 +78,7 @@ def train(
     try:
         _train(**locals())
     except KeyboardInterrupt as exc:
-        _interrupted(exc, target, data, epochs, out)
+        _interrupted(exc)
         raise typer.Exit(130) from None
 
 
@@ -85,11 +86,10 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
            label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
            workers: int | None, seed: int, out: Path | None, resume: bool) -> None:
+    from ..nn.device import resolve_device
     from ..spec import dump_yaml
     from ..targets import resolve_target
     from ..train import TrainConfig, fit, load_data, model_for_data
-
-    from ..train.loop import resolve_device
 
     resolve_device(device)  # a bad --device fails before any data is loaded
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
@@ -97,11 +97,7 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
                          max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
     tgt = resolve_target(target)
     dataset = load_data(data, image_size=image_size, val_fraction=val_fraction, seed=seed)
-    import torch
-
-    with torch.random.fork_rng():  # the initialisation is seeded too, without touching the caller's RNG
-        torch.manual_seed(seed)
-        model, spec = model_for_data(tgt, dataset, aux=aux)
+    model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed)  # seeded weights; the caller's RNG untouched
     out = out or default_out(tgt.label)
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
@@ -117,14 +113,21 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     render(result)
 
 
-def _interrupted(exc: KeyboardInterrupt, target: str, data: str, epochs: int, out: Path | None) -> None:
+def _interrupted(exc: KeyboardInterrupt) -> None:
     checkpoint = getattr(exc, "checkpoint", None)
     if checkpoint is None:
         err_console.print("[bold yellow]interrupted[/] before the first epoch finished; nothing was saved.")
         return
-    folder = out or checkpoint.parent
-    again = " ".join(shlex.quote(a) for a in ("archbench", "train", target, "--data", data, "--epochs", str(epochs),
-                                                "--out", str(folder), "--resume"))
     epoch = getattr(exc, "epoch", "?")
     err_console.print(f"[bold yellow]interrupted[/] after epoch {epoch}; the last checkpoint is {escape(str(checkpoint))}.")
-    err_console.print(f"Resume with the same options plus --resume:\n  {again}", markup=False)
+    err_console.print(f"Resume with the same options plus --resume:\n  {resume_command(sys.argv)}", markup=False)
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command as it was typed, plus ``--resume``: resuming refuses any changed option, so
+    the only command that surely works is the same one (the program shown as ``archbench``,
+    whatever path or ``python -m`` started it)."""
+    args = list(argv[1:])
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["archbench", *args])

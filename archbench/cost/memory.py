@@ -548,13 +548,22 @@ def inference_peak_bytes(spec: Spec, input_size: tuple[int, int, int] | None = N
                          dtype_bytes: int = 4) -> int:
     """Peak memory of inference alone (what a search's memory budget limits); see :func:`estimate_memory`."""
     _check(batch, dtype_bytes)
+    spec, shapes, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux=False)
+    return resident + _inference(spec, shapes, report.generated, batch, dtype_bytes)
+
+
+def _resident(spec: Spec, input_size: tuple[int, int, int] | None, batch: int, dtype_bytes: int,
+              aux: bool) -> tuple[Spec, dict[str, OpRecord], Any, int, int, int]:
+    """The walk both estimates start from: shapes of every op, and the bytes that stay resident
+    throughout (parameters, buffers, the input batch). Returns (resolved spec, op records,
+    cost report, param bytes, buffer bytes, resident bytes)."""
     spec = resolve(spec)
     shapes: dict[str, OpRecord] = {}
     report = analyze(spec, input_size, batch, record=shapes)
-    skipped = {h.name for h in spec.aux_heads}
-    resident = (report.params() * dtype_bytes + _buffer_bytes(shapes, skipped, dtype_bytes)
-                + batch * math.prod(report.input) * dtype_bytes)
-    return resident + _inference(spec, shapes, report.generated, batch, dtype_bytes)
+    skipped = set() if aux else {h.name for h in spec.aux_heads}
+    params = report.params(aux=aux) * dtype_bytes
+    buffers = _buffer_bytes(shapes, skipped, dtype_bytes)
+    return spec, shapes, report, params, buffers, params + buffers + batch * math.prod(report.input) * dtype_bytes
 
 
 def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1,
@@ -568,14 +577,8 @@ def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, 
     :class:`ShapeError` for a spec that cannot be built, as :func:`analyze` does.
     """
     _check(batch, dtype_bytes, optimizer)
-    spec = resolve(spec)
-    shapes: dict[str, OpRecord] = {}
-    report = analyze(spec, input_size, batch, record=shapes)
     aux = aux and bool(spec.aux_heads)
-    skipped = set() if aux else {h.name for h in spec.aux_heads}
-    params = report.params(aux=aux) * dtype_bytes
-    buffers = _buffer_bytes(shapes, skipped, dtype_bytes)
-    resident = params + buffers + batch * math.prod(report.input) * dtype_bytes
+    spec, shapes, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux)
     activation = batch * sum(x.output_elements for x in report.layers if not x.is_aux) * dtype_bytes
     inference = _inference(spec, shapes, report.generated, batch, dtype_bytes)
     training = _training(spec, shapes, report.generated, batch, dtype_bytes, aux, OPTIMIZER_STATES[optimizer] * params)

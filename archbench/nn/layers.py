@@ -6,11 +6,13 @@ scripted, traced by fvcore or exported like any torchvision model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from ..errors import ArchbenchError
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -93,6 +95,44 @@ class NetOutput(NamedTuple):
 
     logits: torch.Tensor
     aux_logits: dict[str, torch.Tensor]
+
+
+def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``(logits, {aux head: logits})`` from what a classifier returns, in either mode.
+
+    One reading of every output convention, shared by the training loss and the memory replay
+    (which both need every head's logits, and used to disagree on tuples):
+
+    - a tensor: the logits, no aux heads;
+    - archbench's :class:`NetOutput` ``(logits, {name: logits})``;
+    - a tuple or named tuple whose first element is the logits and the rest aux logits, each a
+      tensor, ``None`` (a head that did not run) or a ``{name: logits}`` dict: torchvision's
+      ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)`` and
+      ``InceptionOutputs(logits, aux_logits)``. Aux heads are named by the named tuple's fields,
+      else ``aux1``, ``aux2``... by position.
+
+    Anything else is an :class:`ArchbenchError` naming what came back, since it is the user's
+    model (a ``module:callable`` target) that returned it.
+    """
+    if isinstance(out, torch.Tensor):
+        return out, {}
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        fields = getattr(out, "_fields", None)
+        names = list(fields) if fields else [f"aux{i}" for i in range(len(out))]
+        aux: dict[str, torch.Tensor] = {}
+        for name, item in zip(names[1:], out[1:]):
+            if item is None:
+                continue
+            if isinstance(item, torch.Tensor):
+                aux[str(name)] = item
+            elif isinstance(item, Mapping) and all(isinstance(t, torch.Tensor) for t in item.values()):
+                aux.update((str(k), t) for k, t in item.items())
+            else:
+                raise ArchbenchError(f"the model returned a {type(out).__name__} whose {name!r} is a "
+                                     f"{type(item).__name__}; expected aux logits (a tensor, None or a dict of tensors)")
+        return out[0], aux
+    raise ArchbenchError(f"the model returned {type(out).__name__}; expected logits (a tensor) or a tuple "
+                         "(logits, aux logits...)")
 
 
 class Network(nn.Module):

@@ -8,7 +8,6 @@ reported, and a result whose IQR exceeds 10% of its median is flagged as too noi
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,7 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# resolve_device is re-exported: the profiler and its callers import it from here.
+from ..nn.device import autocast, resolve_device
+
 NOISY_IQR = 0.10
 
 
@@ -42,26 +43,6 @@ class LatencyResult:
         if not samples:
             d.pop("samples_ms")
         return d
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; asking for CUDA without one is a user error."""
-    from ..errors import ArchbenchError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ArchbenchError("--device cuda: CUDA is not available on this machine (torch "
-                             f"{torch.__version__}); use --device cpu or auto")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise ArchbenchError(f"--device: expected auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
-
-
-def _autocast(device: torch.device, dtype: str) -> Any:
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=DTYPES[dtype])
 
 
 def _summary(result: LatencyResult, samples: list[float]) -> LatencyResult:
@@ -97,7 +78,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
             torch.backends.cudnn.benchmark = True
 
         def run() -> None:
-            with _autocast(device, dtype):
+            with autocast(device, dtype):
                 model(x)
 
         with torch.inference_mode():
@@ -153,7 +134,7 @@ def block_shares(model: nn.Module, x: torch.Tensor, blocks: list[str], dtype: st
         hooks.append(named[name].register_forward_hook(
             lambda m, i, o, n=name: spent.__setitem__(n, spent[n] + now() - starts[n])))
     try:
-        with torch.inference_mode(), _autocast(x.device, dtype):
+        with torch.inference_mode(), autocast(x.device, dtype):
             model(x)  # one untimed pass
             spent = dict.fromkeys(blocks, 0.0)
             for _ in range(reps):

@@ -26,6 +26,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from ..nn.layers import split_output
+
 
 @dataclass
 class MemoryReport:
@@ -97,11 +99,13 @@ def _bytes(tensors: Any) -> int:
 
 def _loss(out: Any) -> torch.Tensor:
     """Sum of the logits, plus each aux head's when the model returns them (training with aux
-    heads, as torchvision trains GoogLeNet): every head then gets gradients and momentum."""
-    if isinstance(out, tuple):
-        logits, aux = out
-        return sum((a.float().sum() for a in aux.values()), logits.float().sum())
-    return out.float().sum()
+    heads, as torchvision trains GoogLeNet): every head then gets gradients and momentum.
+
+    The output is read by :func:`archbench.nn.split_output`, as the training loop reads it, so
+    archbench's ``NetOutput`` and torchvision's ``GoogLeNetOutputs`` / ``InceptionOutputs``
+    are all understood."""
+    logits, aux = split_output(out)
+    return sum((a.float().sum() for a in aux.values()), logits.float().sum())
 
 
 def estimate_on_meta(make_model: Callable[[], nn.Module], input_shape: tuple[int, ...], batch: int,

@@ -68,7 +68,8 @@ def sample_specs(config: CalibrationConfig) -> list[tuple[dict[str, Any], Any]]:
 
 
 def measure_cheap(spec: Any, data: Any, seed: int = 0) -> dict[str, float]:
-    """Every cheap objective of ``spec`` (already adapted to ``data``)."""
+    """Every cheap objective of ``spec`` (already adapted to ``data``), each on fresh weights
+    drawn from ``seed`` (synflow rewrites the weights it is given)."""
     import torch
 
     from ..cost import analyze
@@ -77,10 +78,11 @@ def measure_cheap(spec: Any, data: Any, seed: int = 0) -> dict[str, float]:
     report = analyze(spec)
     values = {"params": float(report.params()), "flops": float(report.flops)}
     images = torch.stack([data.train[i][0] for i in range(min(NASWOT_BATCH, len(data.train)))])
-    torch.manual_seed(seed)
-    values["naswot"] = _safe(lambda: OBJECTIVES["naswot"].fn(build(spec), spec.input, inputs=images))
-    torch.manual_seed(seed)
-    values["synflow"] = _safe(lambda: OBJECTIVES["synflow"].fn(build(spec), spec.input))
+    extra = {"naswot": {"inputs": images}}  # NASWOT on a real batch of the data
+    for name in PROXIES:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            values[name] = _safe(lambda: OBJECTIVES[name].fn(build(spec), spec.input, **extra.get(name, {})))
     return values
 
 
@@ -116,19 +118,22 @@ def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any
     import pandas as pd
 
     from ..spec.canonical import architecture_hash
-    from ..train import adapt_spec
 
     if config.samples < 3:
         raise ArchbenchError("--samples must be at least 3 (a rank correlation needs three points)")
     objective = TrainObjective(config.train)
     data = objective.data  # load (and validate) the data before anything is sampled
+    from .space import load_space
+
+    space = load_space(config.space)
+    objective.check(space.spec(space.defaults))
     rows = []
     for i, (values, spec) in enumerate(sample_specs(config)):
-        adapted = adapt_spec(spec, data)
+        model, adapted = objective.model(spec)
         row: dict[str, Any] = {"sample": i, **{f"param_{k}": v for k, v in values.items()},
                                "width_multiplier": spec.width_multiplier, "arch_hash": architecture_hash(spec)}
         row.update(measure_cheap(adapted, data, config.seed))
-        row["accuracy"] = objective.accuracy(spec)
+        row["accuracy"] = objective.accuracy(spec, model=model)
         rows.append(row)
         if on_sample is not None:
             on_sample(i, row)

@@ -180,6 +180,9 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     if config.trials < 1 or config.workers < 1:
         raise ArchbenchError("--trials and --workers must be at least 1")
     check_possible(space.spec(space.smallest()), budgets, space.min_width)
+    for objective in objectives:
+        if objective.name == "train":  # bad data or options: one message now, not a failure per trial
+            objective.fn.check(space.spec(space.defaults))
     return space, budgets, objectives
 
 

@@ -41,7 +41,8 @@ class TrainSettings:
     batch_size: int = 64
     lr: float = 0.05
     pruner: str = "median"
-    seed: int = 0
+    seed: int = 0  # seeds the data split, the weights of every candidate and the training order
+    aux: bool = True  # train the aux heads (weighted 0.3); off when they do not fit small images
 
     def __post_init__(self) -> None:
         if self.pruner not in PRUNERS:
@@ -51,7 +52,7 @@ class TrainSettings:
 
 
 def make_pruner(settings: TrainSettings | None) -> Any:
-    """The Optuna pruner of a single-objective study (``None``: Optuna's default, never reached)."""
+    """The Optuna pruner of a single-objective study; ``NopPruner`` when there is nothing to prune."""
     import optuna
 
     if settings is None or settings.pruner == "none":
@@ -94,13 +95,28 @@ class TrainObjective:
         return TrainConfig(epochs=s.epochs, max_steps=s.max_steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
                            out_dir=out_dir)
 
-    def accuracy(self, spec: Any, on_epoch: Any = None) -> float:
-        """Train ``spec`` (adapted to the data) and return its best validation top-1."""
-        from ..nn import build
-        from ..train import adapt_spec, fit
+    def check(self, spec: Any) -> None:
+        """User errors before the study starts: bad data, bad training options, a network that
+        does not fit the data's image size (checked on ``spec``, the space's base network)."""
+        from ..train import adapt_spec
 
-        adapted = adapt_spec(spec, self.data)
-        model = build(adapted, aux=bool(adapted.aux_heads))
+        self.config()  # TrainConfig validates batch size, steps, learning rate
+        adapt_spec(spec, self.data, aux=self.settings.aux)
+
+    def model(self, spec: Any) -> tuple[Any, Any]:
+        """The candidate adapted to the data and built with weights drawn from the search's seed,
+        so an architecture's accuracy does not depend on which trials ran before it."""
+        from ..train import model_for_data
+
+        return model_for_data(spec, self.data, aux=self.settings.aux, seed=self.settings.seed)
+
+    def accuracy(self, spec: Any, on_epoch: Any = None, model: Any = None) -> float:
+        """Train ``spec`` (adapted to the data; or ``model``, already built) and return its best
+        validation top-1."""
+        from ..train import fit
+
+        if model is None:
+            model, _ = self.model(spec)
         result = fit(model, self.data, self.config(), on_epoch=on_epoch)
         return float(result.best_top1)
 

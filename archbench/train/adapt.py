@@ -97,13 +97,28 @@ def _collapse_message(spec: Spec, base: dict, shape: tuple[int, int, int], class
     return f"{spec.name} cannot run on {shape[0]}x{size} images: the network collapses spatially ({exc}).{hint}"
 
 
-def model_for_data(target: Any, data: Data, aux: bool = True) -> tuple[Any, Spec | None]:
+def model_for_data(target: Any, data: Data, aux: bool = True, seed: int | None = None) -> tuple[Any, Spec | None]:
     """An ``nn.Module`` for ``data``, and the adapted spec it was built from (None for Python models).
 
     ``target`` is anything :func:`archbench.targets.resolve_target` accepts, or a resolved
     ``Target`` or ``Spec``. A ``module:callable`` model cannot be adapted: it is accepted only if
     it maps one of the data's images to one logit per class.
+
+    ``seed``: draw the initial weights from ``torch.manual_seed(seed)`` inside a forked RNG, so
+    the same seed gives the same weights whatever ran before (a search's earlier trials, the
+    data loading) and the caller's global RNG is left as it was. ``None`` draws them from the
+    global RNG, as building any torch module does.
     """
+    if seed is None:
+        return _model_for_data(target, data, aux)
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return _model_for_data(target, data, aux)
+
+
+def _model_for_data(target: Any, data: Data, aux: bool) -> tuple[Any, Spec | None]:
     from ..nn import build
     from ..targets import Target, resolve_target
 

@@ -41,6 +41,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import ArchbenchError
+from ..nn.device import autocast, half_dtype, resolve_device
+from ..nn.layers import split_output
 from .data import Batch, Data
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -51,6 +53,11 @@ STEP_MILESTONES = (0.5, 0.75)  # "step": lr x 0.1 at half and at three quarters 
 STEP_GAMMA = 0.1
 CHECKPOINT_FORMAT = "archbench-train/1"
 STATS_EVERY = 10  # progress bar: refresh the running loss every N steps (each refresh syncs the GPU)
+# Options a resumed run may change. epochs: a run may be extended (the schedule then stretches
+# to the new length). The others choose where and how fast the same steps run, not which steps:
+# the device (and AMP / memory layout, whose defaults follow it), loader workers, the validation
+# batch size, and the output folder. Every other option defines the run and must match last.pt.
+RESUME_MAY_CHANGE = ("epochs", "device", "amp", "channels_last", "num_workers", "val_batch_size", "out_dir")
 
 
 @dataclass(frozen=True)
@@ -79,29 +86,49 @@ class TrainConfig:
     out_dir: str | None = None  # metrics.csv, last.pt, best.pt; None: write nothing
 
     def __post_init__(self) -> None:
+        """Reject bad values here, with the option's name, not as a crash epochs later: a
+        ``max_steps`` of 2.5 or a NaN warm-up would otherwise fail deep inside the loop, and a
+        bool passes ``isinstance(x, int)`` (``True`` epochs is not a number of epochs)."""
         def bad(name: str, expected: str) -> ArchbenchError:
             return ArchbenchError(f"training option {name}: expected {expected}, got {getattr(self, name)!r}")
 
+        def is_int(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        def is_number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
         for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise bad(name, "a positive integer")
         for name in ("max_steps", "max_val_steps", "val_batch_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value < 1):
                 raise bad(name, "a positive integer or None")
+        if self.num_workers is not None and (not is_int(self.num_workers) or self.num_workers < 0):
+            raise bad("num_workers", "an integer >= 0 or None")
+        if not is_int(self.seed) or not 0 <= self.seed < 2 ** 63:
+            raise bad("seed", "an integer in [0, 2**63)")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", " or ".join(OPTIMIZERS))
         if self.schedule not in SCHEDULES:
             raise bad("schedule", ", ".join(SCHEDULES))
         for name in ("lr", "weight_decay", "aux_weight", "grad_clip"):
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0 or (name in ("lr", "grad_clip") and value == 0)):
-                raise bad(name, "a positive number" if name in ("lr", "grad_clip") else "a number >= 0")
-        if not 0 <= self.label_smoothing < 1:
+            positive = name in ("lr", "grad_clip")
+            if value is not None and (not is_number(value) or value < 0 or (positive and value == 0)):
+                raise bad(name, "a positive number" if positive else "a number >= 0")
+        if not is_number(self.momentum) or not 0 <= self.momentum < 1:
+            raise bad("momentum", "a number in [0, 1)")
+        if not is_number(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
             raise bad("label_smoothing", "a number in [0, 1)")
-        if self.warmup_epochs < 0:
+        if not is_number(self.warmup_epochs) or self.warmup_epochs < 0:
             raise bad("warmup_epochs", "a number >= 0")
-        if self.num_workers is not None and self.num_workers < 0:
-            raise bad("num_workers", "an integer >= 0")
+        for name in ("amp", "channels_last"):
+            if not (getattr(self, name) is None or isinstance(getattr(self, name), bool)):
+                raise bad(name, "True, False or None")
+        if not isinstance(self.device, str):
+            raise bad("device", "a string (auto, cpu, cuda or cuda:N)")
 
     @property
     def peak_lr(self) -> float:
@@ -186,25 +213,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.peak_lr)
 
 
-def split_output(out: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(logits, {aux head: logits}) from a network's output in training mode.
-
-    Accepts a tensor, archbench's ``NetOutput(logits, aux_logits)``, and torchvision-style
-    named tuples ``(logits, aux_logits...)`` (GoogLeNetOutputs, InceptionOutputs).
-    """
-    from ..nn.layers import NetOutput
-
-    if isinstance(out, torch.Tensor):
-        return out, {}
-    if isinstance(out, NetOutput):
-        return out.logits, dict(out.aux_logits)
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        names = getattr(out, "_fields", None) or [f"aux{i}" for i in range(len(out))]
-        return out[0], {str(n): t for n, t in zip(names[1:], out[1:]) if isinstance(t, torch.Tensor)}
-    raise ArchbenchError(f"the model returned {type(out).__name__}; expected logits (a tensor) or "
-                         "(logits, aux logits)")
-
-
 def _collate(batch: Any) -> Any:
     """In-memory datasets hand over whole batches (``__getitems__``); others need collating."""
     if isinstance(batch, Batch):
@@ -245,15 +253,6 @@ def _clean_worker_error(exc: ArchbenchError) -> ArchbenchError:
     return ArchbenchError(last.split("ArchbenchError: ", 1)[-1])
 
 
-def _autocast(device: torch.device, amp: bool) -> Any:
-    if not amp:
-        return contextlib.nullcontext()
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
 def evaluate(model: nn.Module, data: Dataset | Iterable, batch_size: int = 128, device: torch.device | str | None = None,
              max_steps: int | None = None, amp: bool = False, channels_last: bool = False,
              num_workers: int = 0) -> tuple[float, float, float]:
@@ -276,7 +275,7 @@ def evaluate(model: nn.Module, data: Dataset | Iterable, batch_size: int = 128, 
             for x, y in islice(loader, max_steps):
                 x = x.to(device, non_blocking=True, memory_format=fmt)
                 y = y.to(device, non_blocking=True)
-                with _autocast(device, amp):
+                with autocast(device, "auto" if amp else "fp32"):
                     logits, _ = split_output(model(x))
                 logits = logits.float()
                 loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
@@ -342,7 +341,7 @@ class _Run:
             0 if in_memory else min(4, max(0, (os.cpu_count() or 1) - 1)))
         self.model.to(self.device, memory_format=self.fmt)
         self.optimizer = make_optimizer(self.model, c)
-        fp16 = self.amp and cuda and not torch.cuda.is_bf16_supported()
+        fp16 = self.amp and half_dtype(self.device) == "fp16"  # bf16 needs no grad scaler
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         n_train = len(self.data.train)  # type: ignore[arg-type]
         self.drop_last = n_train > c.batch_size  # no tiny last batch (BatchNorm), unless it is the only one
@@ -368,7 +367,8 @@ class _Run:
                               "total_steps": self.total_steps, "warmup_steps": self.warmup},
                 "rng": rng, "config": asdict(self.config), "history": [asdict(m) for m in self.history],
                 "classes": list(self.data.classes), "input_shape": list(self.data.input_shape),
-                "mean": list(self.data.mean), "std": list(self.data.std), "meta": self.meta}
+                "mean": list(self.data.mean), "std": list(self.data.std), "data": _data_record(self.data),
+                "meta": self.meta}
 
     def save(self, epoch: int, best: bool) -> None:
         """metrics.csv (rewritten whole, so a resumed run has no stray rows), last.pt, best.pt."""
@@ -397,13 +397,15 @@ class _Run:
         if not path.is_file():
             raise ArchbenchError(f"{path}: no checkpoint to resume from (train without --resume first)")
         state = load_checkpoint(path)
-        trained_with = state["config"]
-        if trained_with.get("optimizer") != self.config.optimizer:
-            raise ArchbenchError(f"{path}: was trained with optimizer {trained_with.get('optimizer')!r}; resume with the same "
-                                 f"optimizer (got {self.config.optimizer!r})")
         if state.get("classes") != list(self.data.classes) or state.get("input_shape") != list(self.data.input_shape):
             raise ArchbenchError(f"{path}: was trained on other data ({len(state.get('classes') or [])} classes, input "
                                  f"{state.get('input_shape')}); resume with the same --data and --image-size")
+        changed = self.changes_since(state)
+        if changed:
+            lines = "\n".join(f"  {name}: {old!r} -> {new!r}" for name, old, new in changed)
+            raise ArchbenchError(f"{path}: was trained with other options, so resuming would not continue the same run:\n"
+                                 f"{lines}\nResume with the options it was trained with (only "
+                                 f"{', '.join(RESUME_MAY_CHANGE)} may change), or start over without resume.")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -417,6 +419,30 @@ class _Run:
         self.history = [EpochMetrics(**m) for m in state["history"]]
         self.saved = int(state["epoch"])
         return self.saved
+
+    def changes_since(self, state: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """``(option, saved, now)`` for every run-defining option that differs from ``state``'s.
+
+        Compared: the config (effective values, so an explicit ``lr=0.05`` equals the sgd
+        default), apart from :data:`RESUME_MAY_CHANGE`; the data's source and split sizes (a
+        different validation fraction or image set) when the checkpoint records them; and, only
+        when nothing else explains it, the scheduler block's steps per epoch and warm-up steps.
+        Options a checkpoint does not record (an older format) are not compared.
+        """
+        saved, now = _run_options(state.get("config") or {}), _run_options(asdict(self.config))
+        changed = [(k, saved[k], now[k]) for k in now if k in saved and saved[k] != now[k]]
+        before, after = state.get("data"), _data_record(self.data)
+        if isinstance(before, dict):
+            for key, old in before.items():
+                new = after.get(key)
+                if key in after and old != new and not (key == "source" and _same_path(old, new)):
+                    changed.append((f"data {key.replace('_', ' ')}", old, new))
+        scheduler, epoch = state.get("scheduler"), int(state.get("epoch") or 0)
+        if not changed and isinstance(scheduler, dict) and epoch > 0:
+            derived = (("steps per epoch", int(scheduler.get("step", 0)) // epoch, self.steps_per_epoch),
+                       ("warm-up steps", scheduler.get("warmup_steps"), self.warmup))
+            changed += [d for d in derived if d[1] is not None and d[1] != d[2]]
+        return changed
 
     # -- training ------------------------------------------------------------------------
 
@@ -502,7 +528,7 @@ class _Run:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step; returns the main logits and the total loss."""
         c = self.config
-        with _autocast(self.device, self.amp):
+        with autocast(self.device, "auto" if self.amp else "fp32"):
             logits, aux = split_output(self.model(x))
             loss = F.cross_entropy(logits.float(), y, label_smoothing=c.label_smoothing)
             for name, aux_logits in aux.items():
@@ -519,29 +545,35 @@ class _Run:
         return logits, loss
 
 
+def _run_options(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored or current config's run-defining options, with defaults resolved (lr, weight decay)."""
+    options = {k: v for k, v in config.items() if k not in RESUME_MAY_CHANGE}
+    optimizer = options.get("optimizer")
+    if "lr" in options and options["lr"] is None and optimizer in DEFAULT_LR:
+        options["lr"] = DEFAULT_LR[optimizer]
+    if "weight_decay" in options and options["weight_decay"] is None and optimizer in DEFAULT_WEIGHT_DECAY:
+        options["weight_decay"] = DEFAULT_WEIGHT_DECAY[optimizer]
+    return options
+
+
+def _data_record(data: Data) -> dict[str, Any]:
+    """What identifies the split a run trained on, beyond classes and input shape (stored apart):
+    the source, and the sizes a different validation fraction changes."""
+    return {"source": data.source, "train_images": len(data.train),  # type: ignore[arg-type]
+            "val_images": len(data.val)}  # type: ignore[arg-type]
+
+
+def _same_path(a: Any, b: Any) -> bool:
+    """Two spellings of one data folder or file (relative vs absolute) are the same source."""
+    try:
+        return isinstance(a, str) and isinstance(b, str) and Path(a).exists() and Path(a).samefile(b)
+    except OSError:
+        return False
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     """The shuffling seed of one epoch: independent of every other epoch, so resume reproduces it."""
     return (seed * 1_000_003 + epoch) % 2 ** 63
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; asking for CUDA without one is a user error.
-
-    (The profiler has the same rule; it is repeated here because importing ``archbench.profile``
-    imports fvcore, which training does not need.)
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ArchbenchError(f"device {name}: CUDA is not available on this machine (torch {torch.__version__}); "
-                             "use cpu or auto")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ArchbenchError(f"device: expected auto, cpu or cuda[:N], got {name!r}")
-    return device
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
