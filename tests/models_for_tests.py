@@ -1,6 +1,20 @@
 """Small models reachable as `module:callable` targets in the tests."""
 
+from typing import NamedTuple
+
+import torch
 from torch import nn
+
+
+class GoogLeNetOutputs(NamedTuple):  # torchvision's, field for field (torchvision is not a dependency)
+    logits: torch.Tensor
+    aux_logits2: torch.Tensor | None
+    aux_logits1: torch.Tensor | None
+
+
+class InceptionOutputs(NamedTuple):  # torchvision's Inception-v3 output
+    logits: torch.Tensor
+    aux_logits: torch.Tensor | None
 
 
 def tiny_net() -> nn.Module:

@@ -6,7 +6,6 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -22,7 +21,7 @@ from archbench.report import export_table
 from archbench.targets import resolve_target
 
 from .conftest import ZOO, zoo_params
-from .models_for_tests import OomAtLargeBatch
+from .models_for_tests import GoogLeNetOutputs, InceptionOutputs, OomAtLargeBatch
 
 runner = CliRunner()
 TINY_SPEC = """
@@ -218,15 +217,6 @@ def test_memory_estimate_counts_params_activations_and_training_state():
     assert training >= inference + 2 * params
 
 
-class GoogLeNetOutputs(NamedTuple):  # torchvision's, field for field (torchvision is not a dependency)
-    logits: torch.Tensor
-    aux_logits2: torch.Tensor | None
-    aux_logits1: torch.Tensor | None
-
-
-class InceptionOutputs(NamedTuple):
-    logits: torch.Tensor
-    aux_logits: torch.Tensor | None
 
 
 class AuxOutputNet(nn.Module):

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -27,6 +26,8 @@ from archbench.train import (Data, EpochMetrics, TrainConfig, TrainingInterrupte
                              load_checkpoint, load_data, model_for_data)
 from archbench.train.loop import lr_factor
 from archbench.train.synthetic import class_combos, synthetic_images
+
+from .models_for_tests import GoogLeNetOutputs, InceptionOutputs
 
 runner = CliRunner()
 
@@ -239,15 +240,6 @@ def test_evaluate_counts_top1_top5_and_loss():
     assert top3 == 1.0  # k = min(5, classes)
 
 
-class GoogLeNetOutputs(NamedTuple):  # torchvision's, field for field
-    logits: torch.Tensor
-    aux_logits2: torch.Tensor | None
-    aux_logits1: torch.Tensor | None
-
-
-class InceptionOutputs(NamedTuple):
-    logits: torch.Tensor
-    aux_logits: torch.Tensor | None
 
 
 _L, _A, _B = torch.zeros(2, 3), torch.ones(2, 3), torch.full((2, 3), 2.0)

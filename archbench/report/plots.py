@@ -15,6 +15,16 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+    """Lay out, write as PNG (150 dpi: sharp in a paper, small in a repo) and free the figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
 def plot_comparison(frame: Any, path: str | Path) -> Path:
     """FLOPs against params, and against latency when measured; every point labelled."""
     plt = _pyplot()
@@ -39,12 +49,7 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
             ax.set_yscale("log")
     device = frame["device"].iloc[0] if "device" in frame else ""
     fig.suptitle(f"archbench compare ({device})")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
@@ -61,9 +66,4 @@ def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
         ax.set_title(f"ρ {row['spearman']:+.2f}   τ {row['kendall']:+.2f}", fontsize=10)
         ax.grid(True, alpha=0.3, zorder=0)
     axes[0][0].set_ylabel("validation top-1")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
