@@ -42,11 +42,12 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def human(n: float, unit: str = "") -> str:
-    """1498426368 -> '1.498 G' (three decimals: the precision the papers' budgets are stated in)."""
+def human(n: float, unit: str = "", digits: int = 3) -> str:
+    """1498426368 -> '1.498 G' (three decimals by default: the precision the papers' budgets are
+    stated in; side-by-side tables use one, so that a row fits a terminal)."""
     for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= scale:
-            return f"{n / scale:.3f} {prefix}{unit}"
+            return f"{n / scale:.{digits}f} {prefix}{unit}"
     return f"{n:g} {unit}".rstrip()
 
 

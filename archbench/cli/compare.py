@@ -38,28 +38,31 @@ def compare(
     frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
                         latency=latency, memory=memory, threads=threads)
     shown = ["network", "input", "params", "flops", "activations", "depth", "inference_peak_bytes", "latency_ms", "throughput"]
-    heads = ["network", "input", "params", "FLOPs", "activations", "depth", "peak mem (inf.)", "latency ms", "img/s"]
-    table = make_table(f"archbench compare (batch {size})", heads, left=("network", "input"))
+    heads = ["network", "input", "params", "FLOPs", "acts", "depth", "inf. mem", "ms", "img/s"]
+    table = make_table(f"archbench compare (batch {size})", heads, left=("network", "input"), wrap=("network",))
     for row in frame.to_dict(orient="records"):
         cells = []
         for col in shown:
             v = row[col]
             if v is None or v != v:  # None or NaN
                 cells.append("-")
-            elif col in ("params", "activations"):
-                cells.append(f"{int(v):,}")
-            elif col == "flops":
-                cells.append(human(v))
+            elif col in ("params", "activations", "flops"):
+                cells.append(human(v, digits=1))
             elif col == "inference_peak_bytes":
-                cells.append(human(v, "B"))
+                cells.append(human(v, "B", digits=1))
+            elif col == "input":  # 3x224x224 -> 224: the common case in one word
+                c, h, w = str(v).split("x")
+                cells.append(h if c == "3" and h == w else str(v))
             elif col in ("latency_ms", "throughput"):
                 cells.append(f"{v:.2f}" if col == "latency_ms" else f"{v:.1f}")
             else:
                 cells.append(str(v))
         table.add_row(*cells)
     console.print(table)
-    console.print(f"[dim]{CONVENTION} Depth: conv/linear layers on the longest path. Memory: "
-                  f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU meta-device estimate'}.[/]")
+    console.print(f"[dim]{CONVENTION} input: side of a 3-channel square image. acts: activations (conv and "
+                  f"linear outputs). Depth: conv/linear layers on the longest path. inf. mem: peak inference memory, "
+                  f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU meta-device estimate'}. "
+                  f"ms: median latency. Exact numbers: --out FILE.[/]")
     if out:
         from ..report import export_table
 

@@ -25,6 +25,33 @@ def _save(plt: Any, fig: Any, path: str | Path) -> Path:
     return path
 
 
+# Where a label may sit around its point (offset in points, horizontal alignment), in order of preference.
+_LABEL_SPOTS = ((5, 4, "left"), (5, -13, "left"), (-5, 4, "right"), (-5, -13, "right"), (5, 14, "left"),
+                (5, -24, "left"), (-5, 14, "right"), (-5, -24, "right"))
+
+
+def _label_points(fig: Any, ax: Any, xs: list[float], ys: list[float], names: list[str]) -> None:
+    """Label every point, moving a label around its point until it overlaps no earlier label
+    (networks of similar size, e.g. GoogLeNet and a network found under its budget, sit together)."""
+    fig.tight_layout()
+    fig.canvas.draw()  # final axis limits and layout, so that label extents are where they will be drawn
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    for x, y, name in zip(xs, ys, names):
+        for dx, dy, ha in _LABEL_SPOTS:
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=9)
+            label.draw(renderer)  # an annotation knows its extent only once drawn
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:  # every spot taken: keep the first, overlapping
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+            label.draw(renderer)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+
+
 def plot_comparison(frame: Any, path: str | Path) -> Path:
     """FLOPs against params, and against latency when measured; every point labelled."""
     plt = _pyplot()
@@ -38,8 +65,6 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
         x = frame[column] / scale
         y = frame["flops"] / 1e9
         ax.scatter(x, y, s=40, color="tab:blue", zorder=3)
-        for xi, yi, name in zip(x, y, frame["network"]):
-            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=9)
         ax.set_xlabel(label)
         ax.set_ylabel("GFLOPs (multiply-adds, BN folded)")
         ax.grid(True, alpha=0.3, zorder=0)
@@ -49,6 +74,8 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
             ax.set_yscale("log")
     device = frame["device"].iloc[0] if "device" in frame else ""
     fig.suptitle(f"archbench compare ({device})")
+    for ax, (column, scale, _) in zip(axes[0], panels):  # once every panel is laid out
+        _label_points(fig, ax, list(frame[column] / scale), list(frame["flops"] / 1e9), list(frame["network"]))
     return _save(plt, fig, path)
 
 
