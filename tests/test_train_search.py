@@ -124,6 +124,12 @@ def test_search_with_the_train_objective_end_to_end(tmp_path):
         assert 0.0 <= accuracy <= 1.0 and flops == t.user_attrs["flops"]
         assert {"val_top1_epoch1", "val_top1_epoch2"} <= set(t.user_attrs)  # epochs count from 1
         assert max(t.user_attrs["val_top1_epoch1"], t.user_attrs["val_top1_epoch2"]) == pytest.approx(accuracy)
+    from archbench.search.report import write_report
+    import pandas as pd
+
+    write_report(study, tmp_path / "report")
+    table = pd.read_csv(tmp_path / "report" / "trials.csv")
+    assert list(table["val_top1_epoch2"]) == pytest.approx([t.user_attrs["val_top1_epoch2"] for t in study.trials])
 
 
 def test_correlations_match_hand_computed_ranks():

@@ -30,6 +30,9 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         for i, name in enumerate(names):
             row[name] = t.values[i] if t.values is not None and row["feasible"] else None
         row["cached_from"] = t.user_attrs.get("cached_from")
+        # The train objective's accuracy after each epoch: how far a pruned trial got, and why it stopped.
+        epochs = sorted((k for k in t.user_attrs if k.startswith("val_top1_epoch")), key=lambda k: int(k[14:]))
+        row.update({k: t.user_attrs[k] for k in epochs})
         rows.append(row)
     return rows
 
