@@ -40,6 +40,15 @@ def test_bad_data_or_training_options_stop_the_search_before_it_starts(tmp_path)
         assert "Traceback" not in result.output and not any(tmp_path.iterdir())  # no study was created
 
 
+@pytest.mark.parametrize("extra,message", [
+    (["--data", "synthetic"], "add --objective train"),  # data given but nothing trains on it
+    (["--objective", "train", "--objective", "flops", "--data", "synthetic", "--pruner", "hyperband"], "one objective"),
+], ids=["data-without-train", "hyperband-multi"])
+def test_inconsistent_training_options_are_user_errors(tmp_path, extra, message):
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--trials", "1", "--results", str(tmp_path), *extra])
+    assert result.exit_code == 2 and message in result.output and not any(tmp_path.iterdir())
+
+
 def test_unknown_pruner_is_a_user_error():
     with pytest.raises(ArchbenchError, match="--pruner"):
         TrainSettings(data="synthetic", pruner="sometimes")

@@ -57,9 +57,6 @@ def search(
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
                               batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
-    if pruner == "hyperband" and len(config.objectives) > 1:
-        raise ArchbenchError("--pruner hyperband works with one objective; a multi-objective search prunes "
-                             "with the median rule on accuracy (--pruner median)")
     prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     state = {"done": 0, "feasible": 0, "best": None}
     with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -231,12 +231,7 @@ class _Pass:
         if isinstance(op, AdaptivePool):
             return self.adaptive(op, rec, v)  # a flatten after it is a view
         if isinstance(op, Linear):
-            out = self.linear(op, rec, v)
-            if op.act:
-                act = self.activation(op.act, out)
-                self.release(out)
-                out = act
-            return out
+            return self.then_activation(op.act, self.linear(op, rec, v))
         if isinstance(op, Split):
             return self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(op.branches)], v)
         if isinstance(op, LRN):
@@ -268,10 +263,14 @@ class _Pass:
             normed = _Value(bn_out, nbytes, node)
             self.release(out)  # the conv output dies here unless BN saved it
             out = normed
-        if op.act:
-            act = self.activation(op.act, out)
-            self.release(out)
-            out = act
+        return self.then_activation(op.act, out)
+
+    def then_activation(self, name: str | None, v: _Value) -> _Value:
+        """``v`` through the activation ``name`` (if any); ``v`` is released once consumed."""
+        if not name:
+            return v
+        out = self.activation(name, v)
+        self.release(v)
         return out
 
     def activation(self, name: str, v: _Value) -> _Value:
@@ -395,11 +394,7 @@ class _Pass:
     def _block_once(self, block: Block, where: str, x: _Value) -> _Value:
         y = self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(block.branches)], x)
         if block.merge == "concat":
-            if block.act:
-                act = self.activation(block.act, y)
-                self.release(y)
-                y = act
-            return y
+            return self.then_activation(block.act, y)
         if block.project is not None:
             projected = self.op(f"{where}.project", y)
             self.release(y)
@@ -417,11 +412,7 @@ class _Pass:
         total = self.tensor(y.nbytes, self.node([y, short], [], kind=PASSES))
         self.release(short)
         self.release(y)
-        if block.act:
-            act = self.activation(block.act, total)
-            self.release(total)
-            total = act
-        return total
+        return self.then_activation(block.act, total)
 
     def layer(self, layer: Any, v: _Value) -> _Value:
         name = layer.name or ""

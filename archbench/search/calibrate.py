@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import ArchbenchError
 from .objectives import OBJECTIVES, PROXIES
+from .space import load_space
 from .train_objective import TrainObjective, TrainSettings
 
 CHEAP = (*PROXIES, "params", "flops")  # the objectives whose ranking is checked against accuracy
@@ -44,15 +45,13 @@ class Calibration:
     correlations: Any  # pandas DataFrame: objective, spearman, spearman_p, kendall, kendall_p, n
 
 
-def sample_specs(config: CalibrationConfig) -> list[tuple[dict[str, Any], Any]]:
-    """K (parameter values, spec) pairs drawn uniformly from the space, repaired into the budgets."""
+def sample_specs(space: Any, config: CalibrationConfig) -> list[tuple[dict[str, Any], Any]]:
+    """K (parameter values, spec) pairs drawn uniformly from ``space``, repaired into the budgets."""
     import optuna
 
     from ..units import parse_budget
     from .budget import repair
-    from .space import load_space
 
-    space = load_space(config.space)
     budgets = [parse_budget(b) for b in config.budgets]
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=config.seed))
     out = []
@@ -121,18 +120,15 @@ def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any
 
     if config.samples < 3:
         raise ArchbenchError("--samples must be at least 3 (a rank correlation needs three points)")
-    objective = TrainObjective(config.train)
-    data = objective.data  # load (and validate) the data before anything is sampled
-    from .space import load_space
-
     space = load_space(config.space)
-    objective.check(space.spec(space.defaults))
+    objective = TrainObjective(config.train)
+    objective.check(space.spec(space.defaults))  # bad data, options or image size: before any sampling
     rows = []
-    for i, (values, spec) in enumerate(sample_specs(config)):
+    for i, (values, spec) in enumerate(sample_specs(space, config)):
         model, adapted = objective.model(spec)
         row: dict[str, Any] = {"sample": i, **{f"param_{k}": v for k, v in values.items()},
                                "width_multiplier": spec.width_multiplier, "arch_hash": architecture_hash(spec)}
-        row.update(measure_cheap(adapted, data, config.seed))
+        row.update(measure_cheap(adapted, objective.data, config.seed))
         row["accuracy"] = objective.accuracy(spec, model=model)
         rows.append(row)
         if on_sample is not None:

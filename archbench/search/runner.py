@@ -180,6 +180,11 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     if config.trials < 1 or config.workers < 1:
         raise ArchbenchError("--trials and --workers must be at least 1")
     check_possible(space.spec(space.smallest()), budgets, space.min_width)
+    if config.train is not None and "train" not in config.objectives:
+        raise ArchbenchError("--data is the training data of --objective train; add --objective train, or drop --data")
+    if config.train is not None and config.train.pruner == "hyperband" and len(objectives) > 1:
+        raise ArchbenchError("--pruner hyperband works with one objective; a multi-objective search prunes "
+                             "with the median rule on accuracy (--pruner median)")
     for objective in objectives:
         if objective.name == "train":  # bad data or options: one message now, not a failure per trial
             objective.fn.check(space.spec(space.defaults))
