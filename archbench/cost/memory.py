@@ -86,7 +86,13 @@ from ..spec.schema import (
 from ..spec.transform import resolve
 from .analysis import OpRecord, analyze
 
-OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1}  # state tensors per parameter, created at the first step
+# State tensors per parameter, created at the first step (AdamW: exp_avg and exp_avg_sq; its step
+# counters are CPU scalars unless capturable/fused, and left out).
+OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1, "adamw": 2}
+# Temporaries of the update, in units of the largest parameter tensor: AdamW's single-tensor step
+# (foreach=False) computes ``exp_avg_sq.sqrt() / c`` one parameter at a time, two tensors at once.
+# The foreach step (CUDA's default) holds one temporary per parameter at once: not modelled.
+STEP_TEMPORARIES = {"adamw": 2}
 INDEX_BYTES = 8  # pooling indices are int64 whatever the activations' dtype
 INPLACE_SAVES_CLONE = {"relu6", "silu"}  # in-place, but autograd saves a copy of the input
 SAVES_OUTPUT = {"tanh", "sigmoid"}  # out-of-place activations whose backward reads their output
@@ -502,6 +508,19 @@ def _buffer_bytes(shapes: dict[str, OpRecord], skipped: set[str], dtype_bytes: i
     return total
 
 
+def _largest_param_bytes(shapes: dict[str, OpRecord], skipped: set[str], dtype_bytes: int) -> int:
+    """The largest single parameter tensor (a conv or linear weight), for an update's temporaries."""
+    largest = 0
+    for where, rec in shapes.items():
+        if where.split(".", 1)[0] in skipped:
+            continue
+        if isinstance(rec.op, Conv):
+            largest = max(largest, rec.in_shape[0] // rec.op.groups * rec.out_shape[0] * math.prod(rec.op.kernel))
+        elif isinstance(rec.op, Linear):
+            largest = max(largest, math.prod(rec.in_shape) * rec.op.out)
+    return largest * dtype_bytes
+
+
 def _check(batch: int, dtype_bytes: int, optimizer: str = "sgd-momentum") -> None:
     if optimizer not in OPTIMIZER_STATES:
         raise ArchbenchError(f"optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZER_STATES)}")
@@ -563,7 +582,8 @@ def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, 
 
     Every floating-point tensor takes ``dtype_bytes`` per element (the input batch included);
     pooling indices take 8. ``optimizer``: ``"sgd-momentum"`` (one state buffer per parameter,
-    as the profiler's step) or ``"sgd"`` (none). ``aux``: build the aux heads (their parameters
+    as the profiler's step), ``"sgd"`` (none) or ``"adamw"`` (two, and the temporaries of its
+    ``foreach=False`` update, see ``STEP_TEMPORARIES``). ``aux``: build the aux heads (their parameters
     are resident; in training they run and their logits enter the loss). Raises
     :class:`ShapeError` for a spec that cannot be built, as :func:`analyze` does.
     """
@@ -572,7 +592,11 @@ def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, 
     spec, shapes, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux)
     activation = batch * sum(x.output_elements for x in report.layers if not x.is_aux) * dtype_bytes
     inference = _inference(spec, shapes, report.generated, batch, dtype_bytes)
-    training = _training(spec, shapes, report.generated, batch, dtype_bytes, aux, OPTIMIZER_STATES[optimizer] * params)
+    step_bytes = OPTIMIZER_STATES[optimizer] * params
+    if optimizer in STEP_TEMPORARIES:
+        skipped = set() if aux else {h.name for h in spec.aux_heads}
+        step_bytes += STEP_TEMPORARIES[optimizer] * _largest_param_bytes(shapes, skipped, dtype_bytes)
+    training = _training(spec, shapes, report.generated, batch, dtype_bytes, aux, step_bytes)
     return MemoryEstimate(param_bytes=params, buffer_bytes=buffers, activation_bytes=activation,
                           inference_peak_bytes=resident + inference, training_peak_bytes=resident + training,
                           batch=batch, optimizer=optimizer)
