@@ -134,6 +134,7 @@ def plan_cases(networks: Sequence[str] = NETWORKS, batches: Sequence[int] = BATC
     variants. Meta replays run in worker processes beside everything and are listed last.
     ``quick`` keeps three variants, drops the last tier, and uses at most the two smallest batches.
     """
+    train_batch = min(64, max(batches))
     batches = sorted(batches)[:2] if quick else list(batches)
     variants = [v for v in VARIANTS if not quick or v in QUICK_VARIANTS]
     grid = [(n, b) for n in networks for b in batches]
@@ -143,7 +144,7 @@ def plan_cases(networks: Sequence[str] = NETWORKS, batches: Sequence[int] = BATC
     cases += [Case("latency", n, b, "bf16-cl-graph") for n, b in grid if "bf16-cl-graph" in variants]
     cases += [Case("memory", n, b, "adamw") for n, b in grid]
     cases += [Case("reference", n, b, "bf16-cl") for n, b in grid]
-    cases.append(Case("train", train_network or networks[0], batches[-1] if quick else min(64, batches[-1]), "bf16"))
+    cases.append(Case("train", train_network or networks[0], train_batch, "bf16"))
     if not quick:
         cases += [Case("reference", n, b, "fp32") for n, b in grid]
         cases += [Case("memory", n, b, "adamw-foreach") for n, b in grid]

@@ -90,7 +90,8 @@ from .analysis import OpRecord, analyze
 # counters are CPU scalars unless capturable/fused, and left out).
 OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1, "adamw": 2}
 # Temporaries of the update, in units of the largest parameter tensor: AdamW's single-tensor step
-# (foreach=False) computes ``exp_avg_sq.sqrt() / c`` one parameter at a time, two tensors at once.
+# (foreach=False) computes ``exp_avg_sq.sqrt() / c`` one parameter at a time, two tensors at once
+# (the previous parameter's quotient, held until reassigned, is left out: a bias, bytes).
 # The foreach step (CUDA's default) holds one temporary per parameter at once: not modelled.
 STEP_TEMPORARIES = {"adamw": 2}
 INDEX_BYTES = 8  # pooling indices are int64 whatever the activations' dtype
