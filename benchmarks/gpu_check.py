@@ -486,13 +486,13 @@ def _logit_sum(out: Any) -> Any:
     return split_output(out)[0].float().sum()  # the loss the estimates assume (aux heads not built)
 
 
-def memory_case(make_model: Callable[[], Any], shape: tuple[int, ...], batch: int, device: Any,
+def memory_case(network: str, make_model: Callable[[], Any], shape: tuple[int, ...], batch: int, device: Any,
                 optimizer: str) -> dict[str, Any]:
     """CUDA peaks above what was allocated before the model: inference (eval, no_grad, after one
     warm-up pass) and the first and second training steps with a fresh ``optimizer``. cuDNN
     autotuning is off here (its trial workspaces would inflate the peak); cuBLAS's workspace is
     created before the baseline. Also the analytic estimate for the same network and batch."""
-    data = analytic_memory(_network_of(make_model), batch, optimizer)
+    data = analytic_memory(network, batch, optimizer)
     if device.type != "cuda":
         return {**data, "cuda_note": "no CUDA: max_memory_allocated not measured"}
     torch = _torch()
@@ -500,7 +500,7 @@ def memory_case(make_model: Callable[[], Any], shape: tuple[int, ...], batch: in
     torch.cuda.empty_cache()
     (torch.ones(8, 8, device=device) @ torch.ones(8, 8, device=device)).sum().item()  # cuBLAS handle + workspace
     base = torch.cuda.memory_allocated(device)
-    model = make_model().to(device)
+    model = make_model().to(device=device, memory_format=torch.contiguous_format)  # as the estimates assume
     x = torch.randn(batch, *shape, device=device)
     model.eval()
     with torch.no_grad():
@@ -541,12 +541,8 @@ def analytic_memory(network: str, batch: int, optimizer: str) -> dict[str, Any]:
     return {"analytic_inference_bytes": est.inference_peak_bytes, "analytic_training_bytes": est.training_peak_bytes}
 
 
-def _network_of(make_model: Callable[[], Any]) -> str:
-    return getattr(make_model, "network")
-
-
 class Builder:
-    """Builds a zoo network (no aux heads) on the CPU; a picklable callable, tagged with its name."""
+    """Builds a zoo network (no aux heads) on the CPU; picklable, for the meta replay's workers."""
 
     def __init__(self, network: str) -> None:
         self.network = network
@@ -654,6 +650,11 @@ class Runner:
         self.peaks: dict[str, float] = {}
         self._models: dict[str, Any] = {}
         self._references: dict[str, Any] = {}
+        self.longest: dict[str, float] = {}  # seconds of the longest case of each kind so far
+
+    def estimate(self, case: Case) -> float:
+        """The planned seconds of a case of this kind, or the longest one seen so far if longer."""
+        return max(ESTIMATE_S[case.kind], self.longest.get(case.kind, 0.0))
 
     def _info(self, network: str) -> tuple[tuple[int, ...], int]:
         import archbench
@@ -688,18 +689,19 @@ class Runner:
             return reference_case(self._model(case.network), self._reference(case.network), shape, case.batch, d,
                                   case.variant, t)
         if case.kind == "memory":
-            return memory_case(Builder(case.network), shape, case.batch, d, case.variant)
+            cached = self._model(case.network)  # a fresh copy: building the big networks again costs seconds
+            return memory_case(case.network, lambda: copy.deepcopy(cached), shape, case.batch, d, case.variant)
         if case.kind == "train":
             return train_case(case.network, case.batch, d, t)
         raise ValueError(f"unknown case kind {case.kind!r}")
 
     def run(self, cases: list[Case]) -> None:
         for case in cases:
-            why = self.budget.admit(ESTIMATE_S[case.kind])
+            why = self.budget.admit(self.estimate(case))
             if why:
                 self.skipped.append((case, why))
                 continue
-            t0 = time.perf_counter()
+            t0 = self.budget.clock()
             record = Record(case)
             try:
                 record.data = self.execute(case)
@@ -709,7 +711,8 @@ class Runner:
                 record.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
                 if self.device.type == "cuda":
                     _torch().cuda.empty_cache()
-            record.seconds = time.perf_counter() - t0
+            record.seconds = self.budget.clock() - t0
+            self.longest[case.kind] = max(self.longest.get(case.kind, 0.0), record.seconds)
             self.records.append(record)
             self.log(f"[{self.budget.elapsed():6.1f} s] {case.label}: "
                      + (record.error or _short(record.data)))

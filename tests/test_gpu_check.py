@@ -117,14 +117,14 @@ def test_budget_admits_until_the_estimate_no_longer_fits():
 
 
 class FakeRunner(gc.Runner):
-    """Each case 'takes' 100 s of the fake clock; latency cases of batch 32 fail."""
+    """Each case 'takes' ``cost`` seconds of the fake clock; latency cases of batch 32 fail."""
 
-    def __init__(self, budget, clock):
+    def __init__(self, budget, clock, cost):
         super().__init__(torch.device("cpu"), budget, gc.Timing(), log=lambda s: None)
-        self.clock = clock
+        self.clock, self.cost = clock, cost
 
     def execute(self, case):
-        self.clock.now += 100.0
+        self.clock.now += self.cost[case.kind]
         if case.kind == "latency" and case.batch == 32:
             raise RuntimeError("CUDA out of memory\nsecond line")
         return {"median_ms": 1.0}
@@ -132,14 +132,19 @@ class FakeRunner(gc.Runner):
 
 def test_runner_skips_cleanly_when_the_budget_runs_out_and_survives_failed_cases():
     clock = FakeClock()
-    runner = FakeRunner(gc.Budget(450.0, clock), clock)
-    cases = [gc.Case("latency", "googlenet", b, "fp32") for b in (1, 32, 128)] + [gc.Case("memory", "googlenet", 1, "adamw")] * 3
+    runner = FakeRunner(gc.Budget(450.0, clock), clock, {"latency": 100.0, "memory": 100.0, "train": 1.0})
+    cases = ([gc.Case("latency", "googlenet", b, "fp32") for b in (1, 32, 128)]
+             + [gc.Case("memory", "googlenet", b, "adamw") for b in (1, 32, 128)] + [gc.Case("train", "googlenet", 64)])
     runner.run(cases)
-    # cases start at 0, 100, 200, 300 and 400 s (50 s left >= the 4 s estimate); at 500 s none is left
-    assert len(runner.records) == 5 and len(runner.skipped) == 1
-    assert [r.error for r in runner.records] == [None, "RuntimeError: CUDA out of memory", None, None, None]
-    case, why = runner.skipped[0]
-    assert case.kind == "memory" and why.startswith("time budget: 0 s of 450 s left")
+    # latency at 0, 100, 200 s; the first memory case at 300 s (its planned 4 s fit in 150 s left); the
+    # second at 400 s would need as long as the first took (100 s) with 50 s left: skipped, as the third
+    # at 400 s; the train case's planned 45 s still fit.
+    assert [r.case.kind for r in runner.records] == ["latency"] * 3 + ["memory", "train"]
+    assert [r.error for r in runner.records[:3]] == [None, "RuntimeError: CUDA out of memory", None]
+    assert [(c.batch, why) for c, why in runner.skipped] == [
+        (32, "time budget: 50 s of 450 s left, the case needs about 100 s"),
+        (128, "time budget: 50 s of 450 s left, the case needs about 100 s")]
+    assert runner.longest == {"latency": 100.0, "memory": 100.0, "train": 1.0}
 
 
 def _fake_result(clock=None):
