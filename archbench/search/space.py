@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
+from ..files import read_text
 from ..spec import read_raw
 from ..spec.derive import derive, expand_glob, get_path, set_path
 from ..spec.parse import parse_spec
@@ -171,7 +172,7 @@ def load_space(target: str | Path) -> SearchSpace:
         path = _folder() / f"{target}.yaml"
     if not path.is_file():
         raise SpecError([Problem(str(target), "", "no such search space; shipped spaces are: " + ", ".join(space_names()))])
-    return parse_space(load_yaml(path.read_text(), str(path)), str(path))
+    return parse_space(load_yaml(read_text(path, "search space file"), str(path)), str(path))
 
 
 def parse_space(doc: Any, source: str) -> SearchSpace:
