@@ -97,7 +97,8 @@ def test_warm_start_and_duplicate_cache(tmp_path: Path):
     first = study.trials[0]
     assert first.params == load_space(TINY_SPACE).defaults  # the base network is trial 0
     study.enqueue_trial(first.params)  # the same architecture again: must not be evaluated twice
-    again = run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=1, results=str(tmp_path)))
+    # --trials is the study's size: one more trial than the 3 it holds
+    again = run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=4, results=str(tmp_path)))
     last = again.trials[-1]
     assert last.user_attrs["cached_from"] == first.number and last.values == first.values
 

@@ -18,7 +18,7 @@ import math
 import os
 from typing import Any
 
-from ..errors import ArchbenchError
+from ..errors import ArchbenchError, CandidateError
 
 # Defaults with room to spare: the largest zoo network (ResNet-152) has about 500 ops after
 # expansion and its YAML document about 4,000 nodes.
@@ -26,7 +26,7 @@ DEFAULT_MAX_LAYERS = 100_000  # ops after repeats and the depth multiplier
 DEFAULT_MAX_YAML_NODES = 1_000_000  # YAML nodes after alias expansion
 
 
-class LimitError(ArchbenchError):
+class LimitError(CandidateError):
     """A spec or document exceeds a size limit (raise it with the environment variable named)."""
 
 
