@@ -100,13 +100,13 @@ def check_output(path: str | Path, suffixes: Iterable[str] | None = None, option
     writable parent folder (never created silently: a typo in a folder name should not
     become a new folder tree) and not a folder itself."""
     path = Path(path)
+    if path.is_dir():
+        raise FileError(f"{option} {path}: is a folder, expected a file name")
     if suffixes is not None:
         allowed = tuple(suffixes)
         if path.suffix.lower() not in allowed:
             raise FileError(f"{option} {path}: unknown format {path.suffix or '(no extension)'!r}; "
                             f"expected one of: {', '.join(allowed)}")
-    if path.is_dir():
-        raise FileError(f"{option} {path}: is a folder, expected a file name")
     parent = path.parent
     if not parent.is_dir():
         raise FileError(f"{option} {path}: the folder {parent} does not exist")
@@ -130,18 +130,18 @@ def check_output_dir(folder: str | Path, option: str = "--out") -> Path:
     return folder
 
 
-def is_network_filesystem(path: str | Path) -> str | None:
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "afs", "ceph", "glusterfs", "lustre")
+
+
+def is_network_filesystem(path: str | Path, mounts_text: str | None = None) -> str | None:
     """The file-system type (``nfs``, ``cifs``, ...) when ``path`` lies on a network file
-    system, else None. Read from /proc/mounts (Linux); elsewhere always None."""
-    network = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph", "glusterfs", "lustre"}
+    system, else None. Read from /proc/mounts (Linux; ``mounts_text`` replaces it in tests);
+    elsewhere always None."""
     try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
+        mounts = (mounts_text if mounts_text is not None else Path("/proc/mounts").read_text()).splitlines()
     except OSError:
         return None
-    target = Path(path).absolute()
-    while not target.exists() and target != target.parent:
-        target = target.parent
-    target = target.resolve()
+    target = Path(os.path.realpath(path))  # symlinks resolved; the path need not exist yet
     best: tuple[int, str] | None = None
     for line in mounts:
         parts = line.split()
@@ -151,4 +151,4 @@ def is_network_filesystem(path: str | Path) -> str | None:
         if target == Path(mount) or Path(mount) in target.parents:
             if best is None or len(mount) > best[0]:
                 best = (len(mount), parts[2])
-    return best[1] if best and best[1] in network else None
+    return best[1] if best and best[1] in NETWORK_FILESYSTEMS else None

@@ -10,9 +10,10 @@ from ..cost import analyze
 from ..cost.limits import check_cost_limits
 from ..errors import ArchbenchError, SpecError
 from ..spec import load_spec
-from .common import console, err_console
+from .common import console, err_console, user_errors
 
 
+@user_errors
 def validate(
     files: Annotated[list[str], typer.Argument(help="Spec YAML files (or zoo names) to check.")],
 ) -> None:

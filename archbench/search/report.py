@@ -26,6 +26,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.state.name == "WAITING":  # enqueued, not yet run (a retry after Ctrl-C or a killed worker)
+            continue
         row: dict[str, Any] = {"number": t.number, "state": t.state.name}
         row.update({f"param_{k}": v for k, v in t.params.items()})
         for key in ("width_multiplier", "flops", "params", "budget_usage"):

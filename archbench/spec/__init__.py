@@ -35,7 +35,7 @@ def read_raw(target: str, relative_to: str | None = None) -> tuple[Any, str]:
             path = candidate
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise SpecError([Problem(str(path), "", "no such file")])
+            raise SpecError([Problem(str(path), "", "is a folder, expected a spec file" if path.is_dir() else "no such file")])
         return load_yaml(read_text(path, "spec file"), str(path)), str(path)
     if target in zoo.names():
         return load_yaml(read_text(zoo.path(target), "spec file"), target), target
