@@ -76,7 +76,7 @@ def search(
                     better = max if study_.direction.name == "MAXIMIZE" else min
                     state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
             best = "-" if state["best"] is None else f"{state['best']:.4g}"
-            progress.update(task, completed=min(state["done"], trials),
+            progress.update(task, completed=min(counted_trials(study_), trials),  # the study's, resumed ones too
                             description=f"best {best}  feasible {state['feasible']}/{state['done']}"
                                         + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
 
