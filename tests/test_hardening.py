@@ -140,9 +140,13 @@ def test_spec_without_read_permission(tmp_path: Path):
     (["report", "../x", "--results", "{tmp}"], "expected a plain name"),
     (["train", "googlenet", "--out", "{tmp}/file.txt/run", *TINY_TRAIN], "file.txt"),
     (["train", "googlenet", "--data", "{tmp}/nan.npz", "--out", "{tmp}/nanrun"], "NaN or infinite values"),
+    (["search", "--space", str(HERE / "bad_inputs" / "spaces" / "inf_bound.yaml"), "--results", "{tmp}"],
+     "expected finite [low, high]"),
+    (["search", "--space", TINY_SPACE, "--seed", "-1", "--results", "{tmp}"], "--seed: expected an integer from 0"),
 ], ids=["suffix", "missing-parent", "parent-is-file", "out-is-folder", "compare-suffix", "plot-suffix",
         "threads-0", "threads-negative", "depth-negative", "budget-inf", "study-escape", "study-slash",
-        "results-under-file", "top-0", "report-escape", "train-out-under-file", "nan-data"])
+        "results-under-file", "top-0", "report-escape", "train-out-under-file", "nan-data", "space-inf-bound",
+        "seed-negative"])
 def test_bad_option_exits_2_before_any_work(tmp_path: Path, args: list[str], fragment: str):
     (tmp_path / "file.txt").write_text("a file, not a folder")
     x = np.random.default_rng(0).random((8, 3, 32, 32), dtype=np.float32)

@@ -255,6 +255,8 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     objectives = get_objectives(config.objectives, config.train)
     if config.trials < 1 or config.workers < 1:
         raise ArchbenchError("--trials and --workers must be at least 1")
+    if not 0 <= config.seed < 2**32 - config.workers:  # numpy's seed range, one seed per worker
+        raise ArchbenchError(f"--seed: expected an integer from 0 to {2**32 - 1 - config.workers}, got {config.seed}")
     check_possible(space.spec(space.smallest()), budgets, space.min_width)
     if config.train is not None and "train" not in config.objectives:
         raise ArchbenchError("--data is the training data of --objective train; add --objective train, or drop --data")
