@@ -43,3 +43,11 @@ class ShapeError(ArchbenchError):
 
 class TargetError(ArchbenchError):
     """A TARGET (zoo name, spec file or module:callable) cannot be resolved."""
+
+
+class CandidateError(ArchbenchError):
+    """One candidate network failed to evaluate (a non-finite objective or loss, too big to fit).
+
+    In a search this fails only that candidate's trial; any other exception raised while
+    evaluating a trial is a bug in archbench, and stops the search with its traceback.
+    """

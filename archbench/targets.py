@@ -54,6 +54,9 @@ def resolve_target(text: str, input_size: str | None = None) -> Target:
         return Target(label=text, factory=text, input=size)
     spec = load_spec(text)
     size = parse_input(input_size, spec.input[0]) if input_size else spec.input
+    from .cost.limits import check_cost_limits
+
+    check_cost_limits(spec, size)  # a network too big to build is refused before torch allocates it
     return Target(label=spec.name, spec=spec, input=size, classes=spec.classes)
 
 

@@ -6,6 +6,7 @@ same number (GoogLeNet's "1.5 billion multiply-adds" is ``1.5GFLOPs``).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -40,6 +41,13 @@ def parse_budget(text: str) -> Budget:
     value, unit = float(m.group(1)), m.group(2)
     if value <= 0:
         raise ArchbenchError(f"--budget {text!r}: must be positive")
+    budget = _with_unit(text, value, unit)
+    if not math.isfinite(budget.limit):  # 1e400GFLOPs reads as infinity: no budget at all
+        raise ArchbenchError(f"--budget {text!r}: not a finite number")
+    return budget
+
+
+def _with_unit(text: str, value: float, unit: str) -> Budget:
     fl = re.fullmatch(r"([kKMGT]?)(FLOPs?|FLOPS|flops|MACs?|MACS|macs)", unit)
     if fl:
         return Budget("flops", value * _PREFIX[fl.group(1)], text.strip())

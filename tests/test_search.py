@@ -97,7 +97,8 @@ def test_warm_start_and_duplicate_cache(tmp_path: Path):
     first = study.trials[0]
     assert first.params == load_space(TINY_SPACE).defaults  # the base network is trial 0
     study.enqueue_trial(first.params)  # the same architecture again: must not be evaluated twice
-    again = run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=1, results=str(tmp_path)))
+    # --trials is the study's size: one more trial than the 3 it holds
+    again = run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=4, results=str(tmp_path)))
     last = again.trials[-1]
     assert last.user_attrs["cached_from"] == first.number and last.values == first.values
 
@@ -144,11 +145,20 @@ def test_two_workers_share_one_journal_study(tmp_path: Path):
 
 SLOW_SEARCH = """
 import sys, time
+from pathlib import Path
 from archbench.search import objectives as o
 from archbench.search.runner import SearchConfig, run_search
 
+calls = 0
+
 def slow(model, shape):
-    time.sleep(0.4)
+    # The 4th evaluation blocks after saying so: the test kills this process at a known point
+    # (three trials finished, one RUNNING with all its parameters), however loaded the machine.
+    global calls
+    calls += 1
+    if calls == 4:
+        Path(sys.argv[2], "blocked").write_text("")
+        time.sleep(3600)
     return 1.0
 o.OBJECTIVES["naswot"] = o.Objective("naswot", "maximize", True, slow, "slow")
 run_search(SearchConfig(space=sys.argv[1], objectives=["naswot"], trials=200, results=sys.argv[2]))
@@ -157,31 +167,24 @@ run_search(SearchConfig(space=sys.argv[1], objectives=["naswot"], trials=200, re
 
 def test_sigkill_loses_no_finished_trial_and_resume_retries_the_running_one(tmp_path: Path):
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SEARCH, TINY_SPACE, str(tmp_path)], cwd=Path(__file__).parent.parent)
-    storage = None
-    deadline = time.time() + 120
-    done = []
-    while time.time() < deadline:
-        time.sleep(0.5)
-        journal = tmp_path / "tiny" / "study.journal"
-        if journal.exists():
-            from optuna.storages.journal import JournalFileBackend
-
-            storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
-            try:
-                trials = optuna.load_study(study_name="tiny", storage=storage).trials
-            except KeyError:
-                continue
-            done = [t for t in trials if t.state.name == "COMPLETE"]
-            if len(done) >= 3 and any(t.state.name == "RUNNING" for t in trials):
-                break
+    deadline = time.time() + 600  # a bound for a stuck process, not a wait the test relies on
+    while not (tmp_path / "blocked").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert len(done) >= 3, "the search did not get going"
+    assert (tmp_path / "blocked").exists(), "the search did not reach its fourth evaluation"
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "tiny" / "study.journal")))
     killed = optuna.load_study(study_name="tiny", storage=storage).trials
+    done = [t for t in killed if t.state.name == "COMPLETE"]
+    assert len(done) >= 3, "the search did not get going"
     complete_before = {t.number for t in killed if t.state.name == "COMPLETE"}
     running = [t for t in killed if t.state.name == "RUNNING"]
     assert running
-    resumed = run_search(SearchConfig(space=TINY_SPACE, objectives=["params"], trials=2, results=str(tmp_path)))
+    # --trials is the study's size: two more than the finished ones (the killed trial does not count)
+    resumed = run_search(SearchConfig(space=TINY_SPACE, objectives=["params"], trials=len(complete_before) + 2,
+                                      results=str(tmp_path)))
     by_number = {t.number: t for t in resumed.trials}
     assert complete_before <= {n for n, t in by_number.items() if t.state.name == "COMPLETE"}
     assert all(by_number[t.number].state.name == "FAIL" for t in running)

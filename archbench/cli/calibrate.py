@@ -43,6 +43,9 @@ def calibrate(
                              batch_size=batch_size, seed=seed, pruner="none", aux=aux)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
+    from ..files import check_output_dir
+
+    check_output_dir(Path(results) / "calibrate" / name, "--results")  # before hours of training, not after
     with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console) as progress:
         task = progress.add_task("training the first sample", total=samples)

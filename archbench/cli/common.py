@@ -38,8 +38,41 @@ def user_errors(func: F) -> F:
             err_console.print("[bold red]error:[/] ", end="")
             err_console.print(str(exc), markup=False)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:  # commands with something to save catch it first and say what
+            err_console.print("[bold yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            # A backstop for a file the library did not route through archbench.files: a path
+            # that cannot be read or written is the user's to fix. Without a path it is a bug.
+            if exc.filename is None:
+                raise
+            err_console.print("[bold red]error:[/] ", end="")
+            err_console.print(f"{exc.filename}: {exc.strerror or type(exc).__name__}", markup=False)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_outputs(*outputs: tuple[str, str | None, tuple[str, ...] | None]) -> None:
+    """Check every ``(option, path, suffixes)`` output of a command before its work starts: a
+    typo in ``--out`` should cost a second, not the whole profile or search it follows."""
+    from ..files import check_output
+
+    for option, path, suffixes in outputs:
+        if path:
+            check_output(path, suffixes, option)
+
+
+def check_threads(threads: int | None) -> None:
+    """``--threads``: a positive count (torch raises a RuntimeError for 0 and -1)."""
+    if threads is not None and threads < 1:
+        raise ArchbenchError(f"--threads: expected a positive number of threads, got {threads}")
+
+
+def check_at_least(option: str, value: int | None, minimum: int) -> None:
+    """An integer option with a lower bound (``show --depth -1``, ``--top 0``)."""
+    if value is not None and value < minimum:
+        raise ArchbenchError(f"{option}: expected at least {minimum}, got {value}")
 
 
 def human(n: float, unit: str = "", digits: int = 3) -> str:

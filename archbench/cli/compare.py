@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, console, human, make_table, user_errors
+from .common import CONVENTION, check_outputs, check_threads, console, human, make_table, user_errors
 from .profile import parse_batches
 
 
@@ -34,6 +34,10 @@ def compare(
     if sort is not None and sort not in COLUMNS:
         raise ArchbenchError(f"--sort: unknown column {sort!r}; expected one of: {', '.join(COLUMNS)}")
     (size,) = parse_batches(batch)[:1]
+    from ..report.export import EXPORT_FORMATS
+
+    check_threads(threads)
+    check_outputs(("--out", out, EXPORT_FORMATS), ("--plot", plot, (".png", ".pdf", ".svg")))
     resolved = [resolve_target(t) for t in targets]
     frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
                         latency=latency, memory=memory, threads=threads)

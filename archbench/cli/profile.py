@@ -9,7 +9,7 @@ import typer
 from rich.panel import Panel
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, console, human, make_table, shape_str, user_errors
+from .common import CONVENTION, check_outputs, check_threads, console, human, make_table, shape_str, user_errors
 
 BATCH_HELP = "Batch sizes to time, comma-separated (e.g. 1,8,32); memory uses the largest."
 
@@ -109,8 +109,11 @@ def profile(
     paper: Annotated[bool, typer.Option("--paper", help="Show GoogLeNet's Table 1 columns (analytic; no profiling).")] = False,
 ) -> None:
     """Profile a network: params, FLOPs (fvcore), activations, memory and latency, per block."""
+    from ..report.export import EXPORT_FORMATS
     from ..targets import resolve_target
 
+    check_threads(threads)
+    check_outputs(("--out", out, EXPORT_FORMATS))  # before the profile runs, not after
     tgt = resolve_target(target, input)
     if paper:
         render_paper(tgt)

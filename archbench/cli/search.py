@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import console, user_errors
+from .common import check_at_least, console, err_console, user_errors
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -22,7 +22,8 @@ def search(
     objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot (default), synflow, params, "
                                                         "flops, latency, train (needs --data); repeat for a "
                                                         "multi-objective search.")] = None,
-    trials: Annotated[int, typer.Option(help="Trials to run (in addition to finished ones when resuming).")] = 50,
+    trials: Annotated[int, typer.Option(help="Trials the study should hold: an existing study (the same command again) runs only the "
+                                            "missing ones, after Ctrl-C or a crash as after a complete run.")] = 50,
     study: Annotated[str | None, typer.Option(help="Study name; an existing one is resumed. Default: the space's name.")] = None,
     storage: Annotated[str | None, typer.Option(help="RDB URL (postgresql://...) shared by workers on several "
                                                      "machines. Default: a journal file under results/<study>/.")] = None,
@@ -46,7 +47,7 @@ def search(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..search.report import write_report
-    from ..search.runner import SearchConfig, prepare, run_search
+    from ..search.runner import SearchConfig, SearchInterrupted, counted_trials, prepare, run_search, storage_note
     from ..search.train_objective import TrainSettings
 
     if sampler not in ("tpe", "random"):
@@ -57,7 +58,10 @@ def search(
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
                               batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
-    prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
+    space_, _, _ = prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
+    note = storage_note(config, study or space_.name)
+    if note:
+        err_console.print(f"[yellow]warning:[/] {note}", markup=True)
     state = {"done": 0, "feasible": 0, "best": None}
     with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=False) as progress:
@@ -72,19 +76,29 @@ def search(
                     better = max if study_.direction.name == "MAXIMIZE" else min
                     state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
             best = "-" if state["best"] is None else f"{state['best']:.4g}"
-            progress.update(task, completed=min(state["done"], trials),
+            progress.update(task, completed=min(counted_trials(study_), trials),  # the study's, resumed ones too
                             description=f"best {best}  feasible {state['feasible']}/{state['done']}"
                                         + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
 
         try:
             found = run_search(config, on_trial)
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted: finished trials are kept; run the same command to resume[/]")
-            raise typer.Exit(130) from None
+        except SearchInterrupted as exc:
+            interrupted = exc.study
+        else:
+            interrupted = None
+    if interrupted is not None:  # the tables of what finished, then one line; a second Ctrl-C just stops
+        folder = Path(results) / interrupted.study_name
+        write_report(interrupted, folder)
+        err_console.print(f"interrupted: {counted_trials(interrupted)} finished trials kept, tables in {folder}/; "
+                          "run the same command to finish the search", markup=False)
+        raise typer.Exit(130)
     folder = Path(results) / found.study_name
     written = write_report(found, folder)
-    console.print(f"study {found.study_name}: {len(found.trials)} trials in {folder}/ "
-                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)")
+    counted = counted_trials(found)
+    console.print(f"study {found.study_name}: {counted} trials in {folder}/ "
+                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)"
+                  + (f"; it already held --trials {trials}, so none ran (raise --trials to run more)"
+                     if state["done"] == 0 and counted >= trials else ""))
     for key, path in written.items():
         if key.startswith("best_"):
             console.print(f"  {path}")
@@ -101,8 +115,10 @@ def report(
     import optuna
 
     from ..search.report import write_report
-    from ..search.runner import SearchConfig, storage_for
+    from ..search.runner import SearchConfig, check_study_name, storage_for
 
+    check_at_least("--top", top, 1)
+    check_study_name(study)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage is None and not (Path(results) / study / "study.journal").exists():
         raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")

@@ -13,7 +13,7 @@ from ..spec.canonical import op_to_dict
 from ..spec.parse import parse_input_size
 from ..spec.schema import Block, Conv, Op, Pool, Split
 from ..errors import ArchbenchError
-from .common import CONVENTION, console, human, shape_str, user_errors
+from .common import CONVENTION, check_at_least, console, human, shape_str, user_errors
 
 
 def _k(pair: tuple[int, int]) -> str:
@@ -64,6 +64,7 @@ def show(
     depth: Annotated[int, typer.Option(help="1: blocks only; 2: branches too; 3: every op.")] = 3,
 ) -> None:
     """Show the block tree of a network: output shape, params and FLOPs of every block."""
+    check_at_least("--depth", depth, 1)
     spec = resolve(load_spec(target))
     size = None
     if input is not None:

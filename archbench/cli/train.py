@@ -69,6 +69,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the initialisation, the split and the shuffling.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/train/<network>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at the next epoch.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run's results in OUT "
+                                                                "(without it, or --resume, they are kept).")] = False,
 ) -> None:
     """Train a network on a dataset: per-epoch validation top-1/top-5, metrics.csv, checkpoints, resume.
 
@@ -85,31 +87,31 @@ def train(
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
            label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
-           workers: int | None, seed: int, out: Path | None, resume: bool) -> None:
+           workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool) -> None:
     from ..nn.device import resolve_device
+    from ..files import write_text
     from ..spec import dump_yaml
     from ..targets import resolve_target
     from ..train import TrainConfig, fit, load_data, model_for_data
+    from ..train.loop import check_out_dir
 
     resolve_device(device)  # a bad --device fails before any data is loaded
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                          schedule=schedule, warmup_epochs=warmup, label_smoothing=label_smoothing, aux_weight=aux_weight,
                          max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
     tgt = resolve_target(target)
+    out = out or default_out(tgt.label)
+    check_out_dir(out, resume, overwrite)  # before the data is loaded: an earlier run is never lost
     dataset = load_data(data, image_size=image_size, val_fraction=val_fraction, seed=seed)
     model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed)  # seeded weights; the caller's RNG untouched
-    out = out or default_out(tgt.label)
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
     console.print(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
                   + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
-    if not resume and (out / "last.pt").exists():
-        console.print(f"[yellow]note:[/] starting over in {escape(str(out))} (its previous run is replaced; --resume continues it)")
     if spec is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "spec.yaml").write_text(dump_yaml(spec))
+        write_text(out / "spec.yaml", dump_yaml(spec))
     meta = {"target": target, "data": data, "spec": dump_yaml(spec) if spec is not None else None}
-    result = fit(model, dataset, config, resume=resume, progress=True, meta=meta)
+    result = fit(model, dataset, config, resume=resume, progress=True, meta=meta, overwrite=overwrite)
     render(result)
 
 

@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from ..cost import analyze
+from ..cost.limits import check_cost_limits
 from ..errors import ArchbenchError, SpecError
 from ..spec import load_spec
-from .common import console, err_console
+from .common import console, err_console, user_errors
 
 
+@user_errors
 def validate(
     files: Annotated[list[str], typer.Argument(help="Spec YAML files (or zoo names) to check.")],
 ) -> None:
@@ -21,6 +23,7 @@ def validate(
         try:
             spec = load_spec(target)
             report = analyze(spec)
+            check_cost_limits(spec)
         except SpecError as exc:
             failed += 1
             err_console.print(f"[red]✗[/] {target}: {len(exc.problems)} problem(s)")

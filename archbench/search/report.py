@@ -4,6 +4,11 @@
 ``pareto.csv``/``pareto.md`` and ``pareto.png`` (the best feasible trials: the Pareto front of a
 multi-objective study, the top trials of a single-objective one), and ``best/*.yaml``: each of
 those architectures as a spec file that ``archbench profile`` and ``compare`` accept.
+
+The spec files are the networks the trials evaluated, read from the study (each trial stores
+its canonical spec), never re-derived from the search-space file: that file may have changed
+since, or be somewhere else. Studies written before the specs were stored fall back to the
+space, and the files say so.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..spec import dump_yaml
+from ..files import ensure_dir, write_text
+from ..spec import dump_yaml, loads
 from .space import load_space
 
 
@@ -20,6 +26,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.state.name == "WAITING":  # enqueued, not yet run (a retry after Ctrl-C or a killed worker)
+            continue
         row: dict[str, Any] = {"number": t.number, "state": t.state.name}
         row.update({f"param_{k}": v for k, v in t.params.items()})
         for key in ("width_multiplier", "flops", "params", "budget_usage"):
@@ -30,6 +38,8 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
         for i, name in enumerate(names):
             row[name] = t.values[i] if t.values is not None and row["feasible"] else None
         row["cached_from"] = t.user_attrs.get("cached_from")
+        row["failure"] = t.user_attrs.get("failure") or ("interrupted" if t.user_attrs.get("interrupted") else
+                                                         "worker killed" if t.user_attrs.get("killed") else None)
         # The train objective's accuracy after each epoch: how far a pruned trial got, and why it stopped.
         epochs = sorted((k for k in t.user_attrs if k.startswith("val_top1_epoch")), key=lambda k: int(k[14:]))
         row.update({k: t.user_attrs[k] for k in epochs})
@@ -54,8 +64,7 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
 
     from ..report import export_table
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_dir(folder)
     written: dict[str, Path] = {}
     trials = pd.DataFrame(trial_rows(study))
     written["trials_csv"] = export_table(trials, folder / "trials.csv")
@@ -66,20 +75,33 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
     written["pareto_csv"] = export_table(pareto, folder / "pareto.csv")
     written["pareto_md"] = export_table(pareto, folder / "pareto.md", caption=f"study {study.study_name}: best feasible trials")
     written["pareto_png"] = _plot(study, trials, numbers, folder / "pareto.png")
-    space_name = study.user_attrs.get("space")
-    if space_name and best:
-        space = load_space(space_name)
-        (folder / "best").mkdir(exist_ok=True)
+    if best:
+        ensure_dir(folder / "best")
         for rank, t in enumerate(best, 1):
-            spec = space.spec(t.params, name=f"{study.study_name}_trial{t.number}")
-            spec = dataclasses.replace(spec, width_multiplier=t.user_attrs["width_multiplier"],
-                                       description=f"archbench search: study {study.study_name}, trial {t.number}, "
-                                                   f"values {t.values}, {t.user_attrs.get('flops')} FLOPs, "
-                                                   f"{t.user_attrs.get('params')} params")
-            path = folder / "best" / f"{rank:02d}_trial{t.number}.yaml"
-            path.write_text(dump_yaml(spec))
+            spec = evaluated_spec(study, t)
+            if spec is None:
+                continue
+            path = write_text(folder / "best" / f"{rank:02d}_trial{t.number}.yaml", dump_yaml(spec))
             written[f"best_{rank}"] = path
     return written
+
+
+def evaluated_spec(study: Any, trial: Any) -> Any:
+    """The spec ``trial`` evaluated, named and described for export (None when unknown)."""
+    name = f"{study.study_name}_trial{trial.number}"
+    description = (f"archbench search: study {study.study_name}, trial {trial.number}, values {trial.values}, "
+                   f"{trial.user_attrs.get('flops')} FLOPs, {trial.user_attrs.get('params')} params")
+    stored = trial.user_attrs.get("spec")
+    if stored:
+        return dataclasses.replace(loads(stored, source=f"study {study.study_name}, trial {trial.number}"),
+                                   name=name, description=description)
+    space_name = study.user_attrs.get("space")  # a study from before specs were stored
+    if not space_name or "width_multiplier" not in trial.user_attrs:
+        return None
+    spec = load_space(space_name).spec(trial.params, name=name)
+    return dataclasses.replace(spec, width_multiplier=trial.user_attrs["width_multiplier"],
+                               description=description + f" (rebuilt from the space file {space_name}; the study "
+                                                         "did not store its specs)")
 
 
 def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path:

@@ -6,20 +6,34 @@ machine, where SQLite is not); ``--storage URL`` takes an RDB URL (PostgreSQL) s
 on several machines. Each finished trial is in the storage as soon as it completes, so Ctrl-C or a
 killed worker loses nothing finished; trials left RUNNING by a dead worker are failed and their
 parameters re-enqueued when the search is resumed from the same file storage.
+
+``trials`` is the size of the study, not of one run: running the same command again runs only
+the trials still missing (none when the study is complete), so a search interrupted by Ctrl-C
+or a killed machine is finished by repeating its command. A resumed run continues its sampler
+(its seed is mixed with the number of trials already in the study) instead of proposing the
+first run's random points again. Trials interrupted or killed mid-evaluation do not count and
+are evaluated again.
+
+Failures: a candidate that cannot be evaluated (out of memory, a non-finite objective or loss,
+a shape the repair produced that does not fit, a torch error in its forward pass) fails its
+own trial, with the reason in the trial's ``failure`` attribute, and the search goes on. Any
+other exception is a bug in archbench: it stops the search with its traceback.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArchbenchError
-from ..spec.canonical import architecture_hash
+from ..errors import ArchbenchError, CandidateError, ShapeError, SpecError
+from ..files import check_output_dir, ensure_dir, is_network_filesystem
+from ..spec.canonical import architecture_hash, dump_yaml
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
 from .objectives import Objective, get_objectives
@@ -44,8 +58,46 @@ class SearchConfig:
     train: TrainSettings | None = None  # data and schedule of the `train` objective
 
 
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NOT_COUNTED = ("interrupted", "killed")  # user attributes of trials that are evaluated again
+
+
+class NonFiniteObjective(CandidateError):
+    """An objective gave NaN or infinity for one candidate."""
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search; ``study`` holds every trial that finished (for the tables)."""
+
+    def __init__(self, study: Any):
+        super().__init__()
+        self.study = study
+
+
+def check_study_name(name: str) -> str:
+    """A study name is also a folder under ``--results``: one plain path component, so
+    ``--study ../escape`` cannot write outside it."""
+    if not _STUDY_NAME.match(name) or ".." in name:
+        raise ArchbenchError(f"--study {name!r}: expected a plain name (letters, digits, '_', '-', '.'; "
+                             "no '/' or '..'): it names the study's folder under --results")
+    return name
+
+
 def study_name(config: SearchConfig, space: SearchSpace) -> str:
-    return config.study or f"{space.name}"
+    return check_study_name(config.study or f"{space.name}")
+
+
+def storage_note(config: SearchConfig, name: str) -> str | None:
+    """A warning when the journal file would sit on a network file system, whose file locks do
+    not hold across machines (Optuna's JournalFileBackend relies on them)."""
+    if config.storage:
+        return None
+    fs = is_network_filesystem(Path(config.results) / name)
+    if fs is None:
+        return None
+    return (f"{config.results}/ is on a network file system ({fs}): the study's journal file relies on file locks "
+            "that do not hold across machines there. Run workers on one machine only, or use "
+            "--storage postgresql://... for workers on several machines.")
 
 
 def storage_for(config: SearchConfig, name: str) -> Any:
@@ -61,8 +113,7 @@ def storage_for(config: SearchConfig, name: str) -> Any:
                 return optuna.storages.RDBStorage(config.storage, heartbeat_interval=30, grace_period=120,
                                                   **_retry_stale_trials())
         raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
-    folder = Path(config.results) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_dir(Path(config.results) / check_study_name(name))
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
@@ -77,10 +128,15 @@ def _retry_stale_trials() -> dict[str, Any]:
     return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
 
 
-def _sampler(config: SearchConfig, worker: int, multi: bool) -> Any:
+def _sampler(config: SearchConfig, worker: int, multi: bool, resumed_at: int = 0) -> Any:
+    """The sampler of one worker; ``resumed_at`` (trials already in the study) gives a resumed
+    run its own random stream, so it does not propose the first run's points again."""
+    import numpy as np
     import optuna
 
     seed = config.seed + worker
+    if resumed_at:
+        seed = int(np.random.SeedSequence([config.seed, worker, resumed_at]).generate_state(1)[0])
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1)
@@ -97,6 +153,25 @@ class Evaluator:
         self.overhead_s: list[float] = []
 
     def __call__(self, trial: Any) -> Any:
+        try:
+            return self._evaluate(trial)
+        except KeyboardInterrupt:
+            # evaluated again when the search resumes; Optuna marks this trial failed
+            trial.set_user_attr("interrupted", True)
+            if trial.params:
+                trial.study.enqueue_trial(trial.params, skip_if_exists=False)
+            raise
+        except (CandidateError, ShapeError, SpecError) as exc:
+            trial.set_user_attr("failure", str(exc).splitlines()[0][:300])
+            raise
+        except (NotImplementedError, RecursionError):
+            raise  # RuntimeErrors that are bugs, not failures of one candidate
+        except (RuntimeError, MemoryError) as exc:  # torch's errors, CUDA out of memory among them
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+            trial.set_user_attr("failure", reason)
+            raise CandidateError(reason) from exc
+
+    def _evaluate(self, trial: Any) -> Any:
         t0 = time.perf_counter()
         values = self.space.sample(trial)
         spec = self.space.spec(values, name=f"{trial.study.study_name}_trial{trial.number}")
@@ -109,6 +184,7 @@ class Evaluator:
         trial.set_user_attr("budget_usage", priced.tightest)
         digest = architecture_hash(priced.spec)
         trial.set_user_attr("arch_hash", digest)
+        trial.set_user_attr("spec", dump_yaml(priced.spec))  # what `report` exports: never re-derived
         for text, usage in priced.usage.items():
             trial.set_constraint(text, usage - 1.0)
         self.overhead_s.append(time.perf_counter() - t0)
@@ -134,7 +210,7 @@ class Evaluator:
             else:
                 value = objective.fn(priced)
             if not math.isfinite(value):  # fails this trial only; the search goes on
-                raise ValueError(f"{objective.name} gave a non-finite value ({value})")
+                raise NonFiniteObjective(f"{objective.name} gave a non-finite value ({value})")
             results.append(value)
         return results[0] if len(results) == 1 else tuple(results)
 
@@ -179,6 +255,8 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     objectives = get_objectives(config.objectives, config.train)
     if config.trials < 1 or config.workers < 1:
         raise ArchbenchError("--trials and --workers must be at least 1")
+    if not 0 <= config.seed < 2**32 - config.workers:  # numpy's seed range, one seed per worker
+        raise ArchbenchError(f"--seed: expected an integer from 0 to {2**32 - 1 - config.workers}, got {config.seed}")
     check_possible(space.spec(space.smallest()), budgets, space.min_width)
     if config.train is not None and "train" not in config.objectives:
         raise ArchbenchError("--data is the training data of --objective train; add --objective train, or drop --data")
@@ -188,6 +266,9 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     for objective in objectives:
         if objective.name == "train":  # bad data or options: one message now, not a failure per trial
             objective.fn.check(space.spec(space.defaults))
+    name = study_name(config, space)
+    if not config.storage:  # the study's folder must be writable before the first trial runs
+        check_output_dir(Path(config.results) / name, "--results")
     return space, budgets, objectives
 
 
@@ -197,10 +278,23 @@ def recover_stale(study: Any) -> int:
 
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
+        study._storage.set_trial_user_attr(t._trial_id, "killed", True)  # not counted: evaluated again
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         if t.params:
             study.enqueue_trial(t.params, skip_if_exists=False)
     return len(stale)
+
+
+def counted_trials(study: Any) -> int:
+    """Trials that count towards ``--trials``: finished ones, except those interrupted or killed
+    mid-evaluation (their parameters were enqueued again)."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state.is_finished() and not any(t.user_attrs.get(k) for k in NOT_COUNTED))
+
+
+def remaining_trials(config: SearchConfig, study: Any) -> int:
+    """How many trials this run adds: up to ``config.trials`` in the study as a whole."""
+    return max(0, config.trials - counted_trials(study))
 
 
 def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0) -> Any:
@@ -211,30 +305,42 @@ def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Object
     # Optuna's pruners serve single-objective studies; with several, the train objective applies
     # the median rule itself (see archbench.search.train_objective).
     pruner = make_pruner(config.train) if len(directions) == 1 else None
+    multi = len(directions) > 1
     study = optuna.create_study(study_name=name, storage=storage_for(config, name), load_if_exists=True,
-                                directions=directions, sampler=_sampler(config, worker, len(directions) > 1),
-                                pruner=pruner)
+                                directions=directions, sampler=_sampler(config, worker, multi), pruner=pruner)
     if [d.name.lower() for d in study.directions] != directions:
         raise ArchbenchError(f"study {name!r} exists with objectives of directions "
                              f"{[d.name.lower() for d in study.directions]}; use another --study name")
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:  # a resumed study: continue the sampler rather than repeat its first points
+        study.sampler = _sampler(config, worker, multi, resumed_at=existing)
     return study
+
+
+CANDIDATE_FAILURES = (CandidateError, ShapeError, SpecError)  # a failed trial; anything else stops the search
 
 
 def _worker(config: SearchConfig, worker: int, n_trials: int) -> None:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     space, budgets, objectives = prepare(config)
     study = open_study(config, space, objectives, worker)
-    study.optimize(Evaluator(space, budgets, objectives, config.repair), n_trials=n_trials,
-                   catch=(Exception,), timeout=config.timeout)
+    try:
+        study.optimize(Evaluator(space, budgets, objectives, config.repair), n_trials=n_trials,
+                       catch=CANDIDATE_FAILURES, timeout=config.timeout)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent reports it, once
+        pass
 
 
 def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None = None) -> Any:
-    """Run (or resume) a search; returns the study. ``on_trial(study, trial)`` after each trial."""
+    """Run (or resume) a search until the study holds ``config.trials`` counted trials; returns
+    the study. ``on_trial(study, trial)`` after each trial. Ctrl-C raises
+    :class:`SearchInterrupted` carrying the study (every finished trial is in it)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's own log would print a traceback per failed trial; failures are in the trials table
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     space, budgets, objectives = prepare(config)
     study = open_study(config, space, objectives)
     if not config.storage:
@@ -244,30 +350,45 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
     study.set_user_attr("space", config.space)
     study.set_user_attr("budgets", [b.text for b in budgets])
     study.set_user_attr("objectives", [o.name for o in objectives])
+    todo = remaining_trials(config, study)
+    if not todo:
+        return study
     callbacks = [lambda s, t: on_trial(s, t)] if on_trial else []
     if config.workers == 1:
         evaluator = Evaluator(space, budgets, objectives, config.repair)
-        study.optimize(evaluator, n_trials=config.trials, catch=(Exception,), callbacks=callbacks,
-                       timeout=config.timeout)
+        try:
+            study.optimize(evaluator, n_trials=todo, catch=CANDIDATE_FAILURES, callbacks=callbacks,
+                           timeout=config.timeout)
+        except KeyboardInterrupt:
+            raise SearchInterrupted(study) from None
         study.set_user_attr("overhead_ms_median", sorted(evaluator.overhead_s)[len(evaluator.overhead_s) // 2] * 1e3
                             if evaluator.overhead_s else None)
         return study
-    shares = [config.trials // config.workers + (i < config.trials % config.workers) for i in range(config.workers)]
+    shares = [todo // config.workers + (i < todo % config.workers) for i in range(config.workers)]
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(config, i, n)) for i, n in enumerate(shares) if n]
     for p in procs:
         p.start()
-    seen = 0
-    while any(p.is_alive() for p in procs):
-        time.sleep(0.5)
-        trials = study.get_trials(deepcopy=False)
-        finished = [t for t in trials if t.state.is_finished()]
-        if on_trial and len(finished) > seen:
-            for t in finished[seen:]:
-                on_trial(study, t)
-            seen = len(finished)
+    seen = len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            trials = study.get_trials(deepcopy=False)
+            finished = [t for t in trials if t.state.is_finished()]
+            if on_trial and len(finished) > seen:
+                for t in finished[seen:]:
+                    on_trial(study, t)
+                seen = len(finished)
+    except KeyboardInterrupt:
+        for p in procs:  # they got the same Ctrl-C; give them a moment to record their trials
+            p.join(timeout=10)
+        raise SearchInterrupted(study) from None
     for p in procs:
         p.join()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} search worker(s) stopped with an error (exit codes {failed}); "
+                           "see their traceback above")
     return study
 
 
@@ -276,4 +397,5 @@ def in_band(trial: Any) -> bool:
     return usage is not None and BAND[0] <= usage <= BAND[1]
 
 
-__all__ = ["SearchConfig", "run_search", "prepare", "open_study", "Evaluator", "in_band"]
+__all__ = ["SearchConfig", "run_search", "prepare", "open_study", "Evaluator", "in_band", "SearchInterrupted",
+           "check_study_name", "counted_trials", "storage_note"]

@@ -28,6 +28,7 @@ point is enqueued as the first trial of every search.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
+from ..files import read_text
 from ..spec import read_raw
 from ..spec.derive import derive, expand_glob, get_path, set_path
 from ..spec.parse import parse_spec
@@ -171,7 +173,7 @@ def load_space(target: str | Path) -> SearchSpace:
         path = _folder() / f"{target}.yaml"
     if not path.is_file():
         raise SpecError([Problem(str(target), "", "no such search space; shipped spaces are: " + ", ".join(space_names()))])
-    return parse_space(load_yaml(path.read_text(), str(path)), str(path))
+    return parse_space(load_yaml(read_text(path, "search space file"), str(path)), str(path))
 
 
 def parse_space(doc: Any, source: str) -> SearchSpace:
@@ -212,9 +214,10 @@ def parse_space(doc: Any, source: str) -> SearchSpace:
         choice_edits = None
         if kind in ("int", "float"):
             if not (isinstance(spec_value, list) and len(spec_value) == 2
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec_value)
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                            for v in spec_value)
                     and spec_value[0] <= spec_value[1]):
-                err(d, kind, f"{path}.{kind}", f"expected [low, high] with low <= high, found {spec_value!r}")
+                err(d, kind, f"{path}.{kind}", f"expected finite [low, high] with low <= high, found {spec_value!r}")
                 continue
             low, high = spec_value
         elif isinstance(spec_value, Mapping):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, SpecError
+from ..files import read_text
 from .canonical import architecture_hash, dump_yaml, to_dict
 from .derive import derive
 from .parse import parse_spec
@@ -34,10 +35,10 @@ def read_raw(target: str, relative_to: str | None = None) -> tuple[Any, str]:
             path = candidate
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise SpecError([Problem(str(path), "", "no such file")])
-        return load_yaml(path.read_text(), str(path)), str(path)
+            raise SpecError([Problem(str(path), "", "is a folder, expected a spec file" if path.is_dir() else "no such file")])
+        return load_yaml(read_text(path, "spec file"), str(path)), str(path)
     if target in zoo.names():
-        return load_yaml(zoo.path(target).read_text(), target), target
+        return load_yaml(read_text(zoo.path(target), "spec file"), target), target
     raise SpecError([Problem(target, "", "not a spec file or a zoo network; zoo networks are: "
                              + ", ".join(zoo.names()))])
 

@@ -32,6 +32,7 @@ from .schema import (
     Spec,
     Split,
 )
+from .limits import check_spec_limits
 from .yaml_lines import line_of
 
 ACTIVATIONS = ("relu", "relu6", "silu", "gelu", "sigmoid", "tanh", "none")
@@ -102,7 +103,7 @@ def get(ctx: Ctx, m: Mapping, key: str, path: str, kind: str, default: Any = _MI
     elif kind == "float":
         value = _as_float(value)
         if value is None:
-            ctx.error(m, key, where, f"expected a number, found {describe(m[key])}")
+            ctx.error(m, key, where, f"expected a finite number, found {describe(m[key])}")
             return None
     elif kind == "bool":
         if not isinstance(value, bool):
@@ -130,14 +131,12 @@ def _as_float(value: Any) -> float | None:
     """YAML 1.1 reads ``1e-3`` as a string; accept it as the number everyone means."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float, str)):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc"; an integer too large for a float
             return None
-        return number if math.isfinite(number) else None
+        return number if math.isfinite(number) else None  # .nan / .inf / 1e400 are never meant
     return None
 
 
@@ -572,7 +571,7 @@ def parse_spec(doc: Any, source: str) -> Spec:
     classes = get(ctx, doc, "classes", "", "int", 1000, minimum=1)
     ctx.classes = classes
     d = parse_defaults(ctx, doc)
-    width = get(ctx, doc, "width_multiplier", "", "float", 1.0, minimum=1e-3)
+    width = get(ctx, doc, "width_multiplier", "", "float", 1.0, minimum=1e-3, maximum=1e4)
     divisor = get(ctx, doc, "width_divisor", "", "int", 8, minimum=1)
     depth = get(ctx, doc, "depth_multiplier", "", "float", 1.0, minimum=1e-3)
     factorize = parse_factorize(ctx, doc, "")
@@ -604,13 +603,15 @@ def parse_spec(doc: Any, source: str) -> Spec:
     _check_names(ctx, doc, body, head, aux)
     if ctx.problems:
         raise SpecError(ctx.problems)
-    return Spec(
+    spec = Spec(
         name=name, input=inp, classes=classes, body=tuple(body), head=tuple(head), aux_heads=aux,
         reference=str(doc.get("reference", "")), description=str(doc.get("description", "")),
         meta=tuple(sorted((str(k), v) for k, v in meta.items())),
         width_multiplier=width, width_divisor=divisor, depth_multiplier=depth,
         factorize=factorize or (), defaults=d, source=source,
     )
+    check_spec_limits(spec)  # before anything expands its repeats (show, cost, the builder)
+    return spec
 
 
 def _check_names(ctx: Ctx, doc: Mapping, body: list, head: list, aux: tuple[AuxHead, ...]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..errors import Problem, SpecError
+from .limits import check_yaml_nodes
 
 
 class LineDict(dict):
@@ -72,8 +73,14 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_seque
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML text; a syntax error becomes a :class:`SpecError` with its line."""
+    loader = _LineLoader(text)
     try:
-        return unalias(yaml.load(text, Loader=_LineLoader))  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        # Counted before constructing: unalias() would expand an alias bomb to billions of objects.
+        check_yaml_nodes(node, source)
+        return unalias(loader.construct_document(node)) if node is not None else None
+    except RecursionError:
+        raise SpecError([Problem(source, "", "the YAML document is nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -81,6 +88,8 @@ def load_yaml(text: str, source: str) -> Any:
         raise SpecError([Problem(source, "", message, line)]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         raise SpecError([Problem(source, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
 
 
 def line_of(container: Any, key: str | int | None) -> int | None:

@@ -22,6 +22,7 @@ tensors, labels out of range) is an :class:`ArchbenchError` naming the file.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 from collections.abc import Sequence
@@ -258,6 +259,10 @@ def _to_nchw(x: Any, source: str, what: str) -> torch.Tensor:
                              "(NxCxHxW or NxHxWxC) or 3 (NxHxW, greyscale)")
     if x.is_floating_point() and x.dtype != torch.float32:
         x = x.float()
+    if x.is_floating_point():  # one NaN pixel turns every loss after it into NaN
+        bad = sum(int((~torch.isfinite(x[i:i + 4096])).sum()) for i in range(0, x.shape[0], 4096))
+        if bad:
+            raise ArchbenchError(f"{source}: {what} contain {bad:,} NaN or infinite values; clean the data first")
     return x.contiguous()
 
 
@@ -321,6 +326,8 @@ def _check_stats(mean: Sequence[float], std: Sequence[float], channels: int, sou
     if len(mean) != channels or len(std) != channels:
         raise ArchbenchError(f"{source}: mean/std need {channels} values (one per channel), got "
                              f"{len(mean)} and {len(std)}")
+    if not all(math.isfinite(v) for v in (*mean, *std)):
+        raise ArchbenchError(f"{source}: mean/std must be finite numbers, got {tuple(mean)} and {tuple(std)}")
     if min(std) <= 0:
         raise ArchbenchError(f"{source}: std values must be positive, got {tuple(std)}")
 

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from ..errors import ArchbenchError
+from ..errors import ArchbenchError, CandidateError
+from ..files import atomic_open, check_output_dir
 from ..nn.device import autocast, half_dtype, resolve_device
 from ..nn.layers import split_output
 from .data import Batch, Data
@@ -58,6 +59,26 @@ STATS_EVERY = 10  # progress bar: refresh the running loss every N steps (each r
 # the device (and AMP / memory layout, whose defaults follow it), loader workers, the validation
 # batch size, and the output folder. Every other option defines the run and must match last.pt.
 RESUME_MAY_CHANGE = ("epochs", "device", "amp", "channels_last", "num_workers", "val_batch_size", "out_dir")
+RESULT_FILES = ("last.pt", "best.pt", "metrics.csv")  # a finished or interrupted run's results
+
+
+class NonFiniteLoss(CandidateError):
+    """The loss became NaN or infinite: training stopped, the last good checkpoint is kept.
+
+    A candidate failure in a search (it fails only its trial), a user-facing error elsewhere."""
+
+
+def check_out_dir(out_dir: str | Path | None, resume: bool = False, overwrite: bool = False) -> None:
+    """Before any work: ``out_dir`` can be written, and an earlier run's results in it are never
+    replaced silently (``resume`` continues them, ``overwrite`` replaces them)."""
+    if out_dir is None:
+        return
+    out = Path(out_dir)
+    check_output_dir(out, "--out")
+    existing = [name for name in RESULT_FILES if (out / name).exists()]
+    if existing and not resume and not overwrite:
+        raise ArchbenchError(f"{out}: holds the results of an earlier run ({', '.join(existing)}); "
+                             "--resume continues it, --overwrite replaces it, or choose another --out")
 
 
 @dataclass(frozen=True)
@@ -295,16 +316,20 @@ def evaluate(model: nn.Module, data: Dataset | Iterable, batch_size: int = 128, 
 
 def fit(model: nn.Module, data: Data, config: TrainConfig | None = None,
         on_epoch: Callable[[EpochMetrics], Any] | None = None, resume: bool = False, progress: bool = False,
-        meta: dict[str, Any] | None = None) -> TrainResult:
+        meta: dict[str, Any] | None = None, overwrite: bool = False) -> TrainResult:
     """Train ``model`` (in place) on ``data.train``, evaluating on ``data.val`` after every epoch.
 
     ``on_epoch(metrics)`` runs after each epoch's checkpoint; anything it raises propagates.
     ``resume=True`` continues from ``config.out_dir/last.pt`` at the next epoch. ``meta`` is
     stored in the checkpoints (the CLI stores the spec there). Ctrl-C raises
     :class:`TrainingInterrupted` (a KeyboardInterrupt) after the last completed epoch's
-    checkpoint is safe. Returns with the model in eval mode holding the last epoch's weights.
+    checkpoint is safe. A NaN or infinite loss raises :class:`NonFiniteLoss` without saving
+    that epoch, so ``last.pt`` and ``best.pt`` stay the last good ones. Results already in
+    ``out_dir`` are refused unless ``resume`` or ``overwrite``. Returns with the model in eval
+    mode holding the last epoch's weights.
     """
     config = config or TrainConfig()
+    check_out_dir(config.out_dir, resume, overwrite)
     device = resolve_device(config.device)
     cuda = device.type == "cuda"
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] if cuda else []
@@ -375,13 +400,10 @@ class _Run:
         out = self.out
         if out is None:
             return
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "metrics.csv.tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic_open(out / "metrics.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(asdict(m) for m in self.history)
-        os.replace(tmp, out / "metrics.csv")
         state = self.state(epoch)
         if best:
             keep = ("format", "epoch", "model", "config", "history", "classes", "input_shape", "mean", "std", "meta")
@@ -400,6 +422,9 @@ class _Run:
         if state.get("classes") != list(self.data.classes) or state.get("input_shape") != list(self.data.input_shape):
             raise ArchbenchError(f"{path}: was trained on other data ({len(state.get('classes') or [])} classes, input "
                                  f"{state.get('input_shape')}); resume with the same --data and --image-size")
+        other = _other_network(state.get("meta") or {}, self.meta)  # before any weights are loaded
+        if other:
+            raise ArchbenchError(f"{path}: holds a run of {other}; resume in that run's folder, or choose another --out")
         changed = self.changes_since(state)
         if changed:
             lines = "\n".join(f"  {name}: {old!r} -> {new!r}" for name, old, new in changed)
@@ -410,8 +435,9 @@ class _Run:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ArchbenchError(f"{path}: was written for a different network or options: {first}") from None
+            raise ArchbenchError(f"{path}: was written for a different network or options "
+                                 f"({_state_dict_mismatch(self.model, state['model'], exc)}); resume in that run's "
+                                 "folder, or choose another --out") from None
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
@@ -454,6 +480,7 @@ class _Run:
             with bar or contextlib.nullcontext():
                 for epoch in range(start, self.config.epochs):
                     metrics = self.epoch(epoch, bar)
+                    self.check_finite(metrics)
                     best = all(metrics.val_top1 > m.val_top1 for m in self.history)
                     self.history.append(metrics)
                     if self.out is not None:
@@ -467,6 +494,18 @@ class _Run:
         finally:
             self.model.eval()
         return self.result(started)
+
+    def check_finite(self, metrics: EpochMetrics) -> None:
+        """Stop on a NaN or infinite loss before the epoch is saved: its weights are garbage, and
+        saving them would replace the last good ``last.pt`` (and could even become ``best.pt``)."""
+        bad = [name for name in ("train_loss", "val_loss") if not math.isfinite(getattr(metrics, name))]
+        if not bad or (bad == ["val_loss"] and not len(self.data.val)):  # type: ignore[arg-type]
+            return
+        kept = (f"the last good checkpoint is {self.path('last.pt')} (epoch {self.saved})" if self.saved
+                else "nothing was saved")
+        raise NonFiniteLoss(f"epoch {metrics.epoch}: the {' and '.join(n.replace('_', ' ') for n in bad)} became "
+                            f"{getattr(metrics, bad[0])}; training stopped and {kept}. Check the data for NaN or "
+                            "infinite values, or lower --lr")
 
     def result(self, started: int) -> TrainResult:
         ran = self.history[started:]
@@ -569,6 +608,31 @@ def _same_path(a: Any, b: Any) -> bool:
         return isinstance(a, str) and isinstance(b, str) and Path(a).exists() and Path(a).samefile(b)
     except OSError:
         return False
+
+
+def _other_network(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """How the checkpoint's network differs from this run's ('' when the same or unknown): the
+    adapted specs when both have one (a spec's file may be spelled two ways), else the targets."""
+    name = saved.get("target")
+    if saved.get("spec") is not None and now.get("spec") is not None:
+        if saved["spec"] != now["spec"]:
+            return f"another network ({name!r}, its spec differs from this run's)"
+        return ""
+    if name is not None and now.get("target") is not None and name != now["target"]:
+        return f"another network ({name!r}, not {now['target']!r})"
+    return ""
+
+
+def _state_dict_mismatch(model: nn.Module, saved: Any, exc: Exception) -> str:
+    """A one-line reason instead of PyTorch's many-line "Error(s) in loading state_dict"."""
+    if not isinstance(saved, dict):
+        return f"{type(exc).__name__}"
+    ours = model.state_dict()
+    missing, unexpected = set(ours) - set(saved), set(saved) - set(ours)
+    resized = [k for k in set(ours) & set(saved) if getattr(ours[k], "shape", None) != getattr(saved[k], "shape", None)]
+    parts = [f"{len(missing)} tensors missing" if missing else "", f"{len(unexpected)} unexpected" if unexpected else "",
+             f"{len(resized)} of other shapes (e.g. {sorted(resized)[0]})" if resized else ""]
+    return ", ".join(p for p in parts if p) or str(exc).strip().splitlines()[0]
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

@@ -1,0 +1,154 @@
+"""Every file archbench reads or writes goes through here.
+
+Why one place: an unreadable spec, a binary file given as a spec, a results folder without
+write permission or an output whose parent does not exist are user mistakes, and each must
+become one :class:`FileError` naming the path, never a ``PermissionError`` or
+``UnicodeDecodeError`` traceback. Outputs are checked with :func:`check_output` *before* the
+work that produces them starts, so an hour of profiling is never lost to a typo in ``--out``.
+Writes are atomic (temporary file, then rename), so an interrupt never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import ArchbenchError
+
+
+class FileError(ArchbenchError):
+    """A file or folder cannot be read or written (permissions, missing parent, not text)."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The UTF-8 text of ``path``; a missing, unreadable or binary file is a :class:`FileError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise FileError(f"{path}: is a folder, expected a {what}") from None
+    except FileNotFoundError:
+        raise FileError(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise FileError(f"{path}: cannot read the {what}: {_reason(exc)}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"{path}: not a UTF-8 text {what} (byte {exc.start} is 0x{data[exc.start]:02x}); "
+                        "is it a binary file?") from None
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path`` and rename it over ``path`` when the block ends
+    without an exception (an interrupt or error leaves the old file, or none, never half a file)."""
+    path = Path(path)
+    ensure_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise FileError(f"{path}: cannot write: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; OS errors become a :class:`FileError`."""
+    path = Path(path)
+    try:
+        with atomic_open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except FileError:
+        raise
+    except OSError as exc:
+        raise FileError(f"{path}: cannot write: {_reason(exc)}") from None
+    return path
+
+
+def ensure_dir(folder: str | Path, create_parents: bool = True) -> Path:
+    """Create ``folder`` (and, when ``create_parents``, its parents); refuse what cannot be written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileError(f"{folder}: exists and is not a folder")
+    if not create_parents and not folder.parent.is_dir():
+        raise FileError(f"{folder}: its parent folder {folder.parent} does not exist")
+    try:
+        folder.mkdir(parents=create_parents, exist_ok=True)
+    except OSError as exc:
+        raise FileError(f"{folder}: cannot create the folder: {_reason(exc)}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FileError(f"{folder}: the folder is not writable")
+    return folder
+
+
+def check_output(path: str | Path, suffixes: Iterable[str] | None = None, option: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be written: a supported suffix, an existing
+    writable parent folder (never created silently: a typo in a folder name should not
+    become a new folder tree) and not a folder itself."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileError(f"{option} {path}: is a folder, expected a file name")
+    if suffixes is not None:
+        allowed = tuple(suffixes)
+        if path.suffix.lower() not in allowed:
+            raise FileError(f"{option} {path}: unknown format {path.suffix or '(no extension)'!r}; "
+                            f"expected one of: {', '.join(allowed)}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise FileError(f"{option} {path}: cannot write there (permission denied)")
+    return path
+
+
+def check_output_dir(folder: str | Path, option: str = "--out") -> Path:
+    """Check that ``folder`` is, or can be created as, a writable folder, before any work."""
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise FileError(f"{option} {folder}: exists and is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise FileError(f"{option} {folder}: the folder is not writable")
+        return folder
+    existing = next((p for p in folder.absolute().parents if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise FileError(f"{option} {folder}: cannot create the folder ({existing} is not a writable folder)")
+    return folder
+
+
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "afs", "ceph", "glusterfs", "lustre")
+
+
+def is_network_filesystem(path: str | Path, mounts_text: str | None = None) -> str | None:
+    """The file-system type (``nfs``, ``cifs``, ...) when ``path`` lies on a network file
+    system, else None. Read from /proc/mounts (Linux; ``mounts_text`` replaces it in tests);
+    elsewhere always None."""
+    try:
+        mounts = (mounts_text if mounts_text is not None else Path("/proc/mounts").read_text()).splitlines()
+    except OSError:
+        return None
+    target = Path(os.path.realpath(path))  # symlinks resolved; the path need not exist yet
+    best: tuple[int, str] | None = None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = parts[1].replace("\\040", " ")
+        if target == Path(mount) or Path(mount) in target.parents:
+            if best is None or len(mount) > best[0]:
+                best = (len(mount), parts[2])
+    return best[1] if best and best[1] in NETWORK_FILESYSTEMS else None

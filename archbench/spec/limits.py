@@ -1,0 +1,128 @@
+"""Size limits checked analytically, before anything is expanded, costed layer by layer or built.
+
+Why: a 200-byte YAML file can describe a network that never finishes expanding (``repeat:
+100000000``, ``depth_multiplier: 1e9``) or a document whose YAML aliases expand to billions of
+nodes (an alias bomb). Each limit here is computed without expanding anything, so a spec that
+exceeds one is refused in milliseconds with the number, the limit and how to raise it.
+
+Limits a user could mean to exceed (a really deep network, a really big model) are raised by an
+environment variable named in the message, e.g. ``ARCHBENCH_MAX_LAYERS=1000000 archbench show
+deep.yaml``; the YAML node limit protects the parser and is raised the same way.
+The cost limits (params, FLOPs, activation memory) need the cost model and live in
+:mod:`archbench.cost.limits`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from ..errors import ArchbenchError, CandidateError
+
+# Defaults with room to spare: the largest zoo network (ResNet-152) has about 500 ops after
+# expansion and its YAML document about 4,000 nodes.
+DEFAULT_MAX_LAYERS = 100_000  # ops after repeats and the depth multiplier
+DEFAULT_MAX_YAML_NODES = 1_000_000  # YAML nodes after alias expansion
+
+
+class LimitError(CandidateError):
+    """A spec or document exceeds a size limit (raise it with the environment variable named)."""
+
+
+def limit(name: str, default: float) -> float:
+    """The limit ``name`` (``ARCHBENCH_MAX_<NAME>`` in the environment, else ``default``)."""
+    var = f"ARCHBENCH_MAX_{name.upper()}"
+    text = os.environ.get(var)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise LimitError(f"{var}={text!r}: expected a positive number")
+    return value
+
+
+def refuse(what: str, value: float, name: str, default: float, source: str = "") -> LimitError:
+    """The one message format of every limit: what, how much, the limit, and how to raise it."""
+    var = f"ARCHBENCH_MAX_{name.upper()}"
+    where = f"{source}: " if source else ""
+    return LimitError(f"{where}{what} is {value:,.0f}, over the limit of {limit(name, default):,.0f}; "
+                      f"if you mean it, raise the limit with {var}=N in the environment")
+
+
+# ---------------------------------------------------------------------------- YAML documents
+def yaml_node_count(node: Any, cap: float) -> int:
+    """Nodes of a composed YAML document as if every alias were expanded, computed without
+    expanding: each distinct node's expanded size is memoised (an alias bomb of nine levels of
+    nine references is 9**9 nodes, counted in 81 steps). Stops counting once over ``cap``."""
+    sizes: dict[int, int] = {}
+
+    def size(n: Any) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        sizes[key] = 1  # a recursive alias (not allowed by PyYAML's constructor) counts once
+        value = getattr(n, "value", None)
+        total = 1
+        if isinstance(value, list):
+            for child in value:
+                if isinstance(child, tuple):  # mapping: (key node, value node)
+                    total += size(child[0]) + size(child[1])
+                else:
+                    total += size(child)
+                if total > cap:
+                    break
+        sizes[key] = total
+        return total
+
+    return size(node) if node is not None else 0
+
+
+def check_yaml_nodes(node: Any, source: str) -> None:
+    cap = limit("yaml_nodes", DEFAULT_MAX_YAML_NODES)
+    if yaml_node_count(node, cap) > cap:
+        raise LimitError(f"{source}: the YAML document has over {cap:,.0f} nodes once its aliases (*name) are "
+                         "expanded (an alias bomb?); if you mean it, raise the limit with "
+                         "ARCHBENCH_MAX_YAML_NODES=N in the environment")
+
+
+# ---------------------------------------------------------------------------- layers
+def _ops(ops: Any) -> int:
+    from .schema import Split
+
+    return sum(1 + (sum(_ops(b) for b in op.branches) if isinstance(op, Split) else 0) for op in ops)
+
+
+def _effective_repeat(repeat: int | None, depth: float) -> int:
+    """The repeat count after the depth multiplier, the rule of :func:`archbench.spec.resolve`."""
+    if repeat is None:
+        return 1
+    return max(1, math.ceil(repeat * depth - 1e-9))
+
+
+def layer_count(spec: Any) -> int:
+    """Ops of the network after repeats and the depth multiplier, counted without expanding
+    (factorization at most doubles a conv, so the count before it is within 4x of the built one)."""
+    from .schema import Block
+
+    total = 0
+    for layer in spec.body:
+        if isinstance(layer, Block):
+            per = sum(_ops(b) for b in layer.branches) + (layer.project is not None) + (
+                0 if isinstance(layer.shortcut, str) else _ops(layer.shortcut))
+            total += _effective_repeat(layer.repeat, spec.depth_multiplier) * max(per, 1)
+        else:
+            total += 1
+    total += len(spec.head) + sum(_ops(h.layers) for h in spec.aux_heads)
+    return total
+
+
+def check_spec_limits(spec: Any) -> None:
+    """Refuse a spec whose expanded network has more ops than the layer limit."""
+    count = layer_count(spec)
+    if count > limit("layers", DEFAULT_MAX_LAYERS):
+        raise refuse("the number of layers after repeats and the depth multiplier", count, "layers",
+                     DEFAULT_MAX_LAYERS, spec.source)
