@@ -29,7 +29,6 @@ def calibrate(
 ) -> None:
     """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
     import optuna
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..report import export_table
     from ..report.plots import plot_calibration
@@ -43,12 +42,13 @@ def calibrate(
                              batch_size=batch_size, seed=seed, pruner="none", aux=aux)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
-    with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as progress:
-        task = progress.add_task("training the first sample", total=samples)
+    from .progress import progress
+
+    with progress("calibrate", total=samples, transient=False) as update:
+        update("training the first sample")
 
         def on_sample(i: int, row: dict) -> None:
-            progress.update(task, completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
+            update(completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
 
         result = run_calibrate(config, on_sample)
     folder = Path(results) / "calibrate" / name

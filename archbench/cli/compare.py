@@ -35,8 +35,11 @@ def compare(
         raise ArchbenchError(f"--sort: unknown column {sort!r}; expected one of: {', '.join(COLUMNS)}")
     (size,) = parse_batches(batch)[:1]
     resolved = [resolve_target(t) for t in targets]
-    frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
-                        latency=latency, memory=memory, threads=threads)
+    from .progress import progress
+
+    with progress("compare", total=len(resolved)) as update:
+        frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
+                            latency=latency, memory=memory, threads=threads, progress=update)
     shown = ["network", "input", "params", "flops", "activations", "depth", "inference_peak_bytes", "latency_ms", "throughput"]
     heads = ["network", "input", "params", "FLOPs", "acts", "depth", "inf. mem", "ms", "img/s"]
     table = make_table(f"archbench compare (batch {size})", heads, left=("network", "input"), wrap=("network",))

@@ -43,11 +43,10 @@ def search(
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..search.report import write_report
     from ..search.runner import SearchConfig, prepare, run_search
     from ..search.train_objective import TrainSettings
+    from .progress import progress
 
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
@@ -59,9 +58,7 @@ def search(
                               batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
     prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     state = {"done": 0, "feasible": 0, "best": None}
-    with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=trials)
+    with progress("search", total=trials, transient=False) as update:
 
         def on_trial(study_, trial) -> None:
             state["done"] += 1
@@ -72,9 +69,9 @@ def search(
                     better = max if study_.direction.name == "MAXIMIZE" else min
                     state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
             best = "-" if state["best"] is None else f"{state['best']:.4g}"
-            progress.update(task, completed=min(state["done"], trials),
-                            description=f"best {best}  feasible {state['feasible']}/{state['done']}"
-                                        + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
+            update(completed=min(state["done"], trials),
+                   description=f"best {best}  feasible {state['feasible']}/{state['done']}"
+                               + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
 
         try:
             found = run_search(config, on_trial)
@@ -82,12 +79,22 @@ def search(
             console.print("[yellow]interrupted: finished trials are kept; run the same command to resume[/]")
             raise typer.Exit(130) from None
     folder = Path(results) / found.study_name
-    written = write_report(found, folder)
-    console.print(f"study {found.study_name}: {len(found.trials)} trials in {folder}/ "
-                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)")
-    for key, path in written.items():
-        if key.startswith("best_"):
-            console.print(f"  {path}")
+    summarize(found, write_report(found, folder), folder)
+
+
+def summarize(study, written: dict, folder: Path) -> None:
+    """What was written, file by file, and why a plot or best specs are missing when they are."""
+    finished = [t for t in study.trials if t.state.is_finished()]
+    console.print(f"study {study.study_name}: {len(finished)} finished trials in {folder}/: "
+                  + ", ".join(p.name for k, p in written.items() if not k.startswith("best_")))
+    best = [p for k, p in written.items() if k.startswith("best_")]
+    for path in best:
+        console.print(f"  {path}")
+    if not best:
+        feasible = sum(1 for t in finished if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible"))
+        console.print(f"[yellow]no feasible trial[/] ({feasible} of {len(finished)}): no pareto.png and no best/*.yaml; "
+                      "loosen the budget, or check the trials table for why the trials failed or were infeasible"
+                      if not feasible else "[yellow]no best specs written[/] (the study has no search space recorded)")
 
 
 @user_errors
@@ -111,6 +118,5 @@ def report(
         found = optuna.load_study(study_name=study, storage=storage_for(config, study))
     except KeyError:
         raise ArchbenchError(f"no study named {study!r} in that storage") from None
-    written = write_report(found, Path(results) / study, top=top)
-    finished = [t for t in found.trials if t.state.is_finished()]
-    console.print(f"study {study}: {len(finished)} finished trials; wrote {len(written)} files to {results}/{study}/")
+    folder = Path(results) / study
+    summarize(found, write_report(found, folder, top=top), folder)

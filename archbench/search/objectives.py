@@ -22,6 +22,7 @@ your own data with ``archbench calibrate``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ TRAIN = "train"
 def get_objectives(names: list[str], train: Any = None) -> list[Objective]:
     """The objectives named; ``train`` needs :class:`~archbench.search.train_objective.TrainSettings`."""
     valid = [*OBJECTIVES, TRAIN]
+    names, explicit = _directions(names)
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise ArchbenchError(f"unknown objective {unknown[0]!r}; available: {', '.join(valid)}")
@@ -128,4 +130,27 @@ def get_objectives(names: list[str], train: Any = None) -> list[Objective]:
                                  "validation top-1 after short training", needs_trial=True))
         else:
             out.append(OBJECTIVES[name])
+    for i, objective in enumerate(out):
+        direction = explicit.get(objective.name)
+        if direction is None and objective.name in COSTS and len(out) > 1:
+            direction = "minimize"  # beside another objective, a cost: the front keeps the cheap networks
+        if direction is not None:
+            out[i] = dataclasses.replace(objective, direction=direction)
     return out
+
+
+COSTS = ("params", "flops")  # maximised alone (a proxy: bigger is usually better), minimised in a Pareto search
+_SUFFIX = {"max": "maximize", "min": "minimize", "maximize": "maximize", "minimize": "minimize"}
+
+
+def _directions(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``flops:min`` / ``flops:max``: the objective's name and the direction asked for, if any."""
+    plain, explicit = [], {}
+    for text in names:
+        name, _, suffix = text.partition(":")
+        if suffix:
+            if suffix not in _SUFFIX:
+                raise ArchbenchError(f"--objective {text!r}: expected NAME, NAME:min or NAME:max")
+            explicit[name] = _SUFFIX[suffix]
+        plain.append(name)
+    return plain, explicit
