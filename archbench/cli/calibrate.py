@@ -25,7 +25,9 @@ def calibrate(
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
                                                               "the data's image size).")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the correlations as JSON on stdout.")] = False,
 ) -> None:
     """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
     import optuna
@@ -51,12 +53,20 @@ def calibrate(
             update(completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
 
         result = run_calibrate(config, on_sample)
-    folder = Path(results) / "calibrate" / name
+    folder = Path(results or out) / "calibrate" / name
     export_table(result.samples, folder / "samples.csv")
     export_table(result.correlations, folder / "correlations.csv")
     export_table(result.correlations, folder / "correlations.md",
                  caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data})")
     plot = plot_calibration(result.samples, result.correlations, folder / "calibration.png")
+    if as_json:
+        import json
+
+        from ..report.export import records
+
+        typer.echo(json.dumps({"space": name, "samples": records(result.samples),
+                               "correlations": records(result.correlations), "folder": str(folder)}, indent=2))
+        return
 
     table = make_table(f"{name}: rank correlation with validation top-1 ({samples} samples, {epochs} epochs each)",
                        ["objective", "Spearman", "p", "Kendall", "p ", "n"], left=("objective",))

@@ -31,13 +31,17 @@ def search(
     repair: Annotated[bool, typer.Option("--repair/--no-repair", help="Scale over/under-budget candidates' width "
                                                                         "to use 90-100% of the tightest budget.")] = True,
     sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Output folder; the study's files go to OUT/<study>/.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch in each worker process (default: torch's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (files, best trials) as JSON on stdout.")] = False,
     data: Annotated[str | None, typer.Option(help="Data of the train objective: image folder, .npz/.pt file, "
                                                   "synthetic[:N] or cifar10.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images (train objective).")] = None,
     train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 3,
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
-    train_batch: Annotated[int, typer.Option(help="Training batch size (train objective).")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 64,
+    train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
     train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
                                             "off when they do not fit the data's image size).")] = True,
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
@@ -48,6 +52,9 @@ def search(
     from ..search.train_objective import TrainSettings
     from .progress import progress
 
+    results = results or out
+    if threads is not None:
+        _set_threads(threads)
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
     config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
@@ -55,10 +62,10 @@ def search(
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
-                              batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
+                              batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed, aux=train_aux))
     prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     state = {"done": 0, "feasible": 0, "best": None}
-    with progress("search", total=trials, transient=False) as update:
+    with progress("search", total=trials, transient=not as_json) as update:
 
         def on_trial(study_, trial) -> None:
             state["done"] += 1
@@ -79,29 +86,57 @@ def search(
             console.print("[yellow]interrupted: finished trials are kept; run the same command to resume[/]")
             raise typer.Exit(130) from None
     folder = Path(results) / found.study_name
-    summarize(found, write_report(found, folder), folder)
+    summarize(found, write_report(found, folder), folder, as_json)
 
 
-def summarize(study, written: dict, folder: Path) -> None:
+def _set_threads(threads: int) -> None:
+    """Torch's threads here, and in the worker processes (spawned: they read the environment)."""
+    import os
+
+    import torch
+
+    if threads < 1:
+        raise ArchbenchError(f"--threads: expected a positive number, got {threads}")
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def summarize(study, written: dict, folder: Path, as_json: bool = False) -> None:
     """What was written, file by file, and why a plot or best specs are missing when they are."""
     finished = [t for t in study.trials if t.state.is_finished()]
+    feasible = sum(1 for t in finished if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible"))
+    if as_json:
+        import json
+
+        trials = {t.number: t for t in study.trials}
+        best = [(p, trials[int(p.stem.rsplit("trial", 1)[1])]) for k, p in written.items() if k.startswith("best_")]
+        typer.echo(json.dumps({
+            "study": study.study_name, "folder": str(folder), "finished_trials": len(finished),
+            "feasible_trials": feasible,
+            "objectives": study.user_attrs.get("objectives"), "directions": [d.name.lower() for d in study.directions],
+            "files": {k: str(p) for k, p in written.items() if not k.startswith("best_")},
+            "best": [{"spec": str(p), "trial": t.number, "values": t.values,
+                      **{k: t.user_attrs.get(k) for k in ("flops", "params", "budget_usage")}} for p, t in best],
+        }, indent=2))
+        return
     console.print(f"study {study.study_name}: {len(finished)} finished trials in {folder}/: "
                   + ", ".join(p.name for k, p in written.items() if not k.startswith("best_")))
     best = [p for k, p in written.items() if k.startswith("best_")]
     for path in best:
         console.print(f"  {path}")
     if not best:
-        feasible = sum(1 for t in finished if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible"))
-        console.print(f"[yellow]no feasible trial[/] ({feasible} of {len(finished)}): no pareto.png and no best/*.yaml; "
+        console.print(f"[yellow]no feasible trial[/] among {len(finished)}: no pareto.png and no best/*.yaml; "
                       "loosen the budget, or check the trials table for why the trials failed or were infeasible"
                       if not feasible else "[yellow]no best specs written[/] (the study has no search space recorded)")
 
 
 @user_errors
 def report(
-    study: Annotated[str, typer.Argument(help="Study name (its folder under --results).")],
+    study: Annotated[str, typer.Argument(help="Study name (its folder under --out).")],
     storage: Annotated[str | None, typer.Option(help="RDB URL, when the study is not in a local journal file.")] = None,
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Folder holding the study's folder.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (files, best trials) as JSON on stdout.")] = False,
     top: Annotated[int, typer.Option(help="Best trials to export as spec files (single objective).")] = 5,
 ) -> None:
     """Regenerate a study's tables, plot and best specs from its storage (also while it runs)."""
@@ -111,6 +146,7 @@ def report(
     from ..search.runner import SearchConfig, storage_for
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    results = results or out
     if storage is None and not (Path(results) / study / "study.journal").exists():
         raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")
     config = SearchConfig(storage=storage, results=results)
@@ -119,4 +155,4 @@ def report(
     except KeyError:
         raise ArchbenchError(f"no study named {study!r} in that storage") from None
     folder = Path(results) / study
-    summarize(found, write_report(found, folder, top=top), folder)
+    summarize(found, write_report(found, folder, top=top), folder, as_json)

@@ -64,8 +64,9 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (default: on for CUDA only).")] = None,
-    workers: Annotated[int | None, typer.Option(help="DataLoader workers (default: 0 for in-memory data, "
-                                                     "else min(4, CPUs-1)).")] = None,
+    workers: Annotated[int | None, typer.Option("--loader-workers", "--workers", help="DataLoader worker processes "
+                                                "(default: 0 for in-memory data, else min(4, CPUs-1)); --workers "
+                                                "is its old name.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initialisation, the split and the shuffling.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/train/<network>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at the next epoch.")] = False,

@@ -24,8 +24,8 @@ from ..errors import ArchbenchError
 
 EXPORT_FORMATS = (".json", ".csv", ".md", ".tex", ".html")
 MISSING = "–"  # en dash; LaTeX writes it as --
-LATEX_PREAMBLE = r"\usepackage{booktabs}  % \toprule, \midrule, \bottomrule" + "\n" + \
-                 r"\usepackage{graphicx}  % \resizebox: a wide table shrinks to \linewidth"
+LATEX_PREAMBLE = r"\usepackage{booktabs}  % the table's three rules" + "\n" + \
+                 r"\usepackage{graphicx}  % resizebox: a table wider than the text shrinks to fit"
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -138,7 +138,7 @@ def _csv(frame: Any, path: Path) -> None:
     exact.to_csv(path, index=False)
 
 
-def _records(frame: Any) -> list[dict[str, Any]]:
+def records(frame: Any) -> list[dict[str, Any]]:
     """Rows for JSON: missing values as null (JSON has no NaN), whole numbers as integers."""
     return [dict(zip(frame.columns, (None if is_missing(v) else v for v in row))) for row in _cells(frame)]
 
@@ -157,7 +157,7 @@ def export_table(frame: Any, path: str | Path, caption: str = "", document: dict
     path = Path(path)
     suffix = _check(path)
     if suffix == ".json":
-        write_json(document if document is not None else {"rows": _records(frame)}, path)
+        write_json(document if document is not None else {"rows": records(frame)}, path)
     elif suffix == ".csv":
         _csv(frame, path)
     elif suffix == ".md":
