@@ -113,3 +113,12 @@ def test_search_json_summary_and_plot(tmp_path: Path):
     assert data["directions"] == ["maximize", "minimize"] and data["finished_trials"] == 4
     assert Path(data["files"]["pareto_png"]).read_bytes()[:4] == b"\x89PNG"
     assert data["best"] and all(Path(b["spec"]).exists() for b in data["best"])
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3", "inception_resnet_v2"])
+def test_paper_table_never_cuts_a_number_at_80_columns(name: str):
+    result = runner.invoke(app, ["profile", name, "--paper"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and max(len(line) for line in result.output.splitlines()[:-2]) <= 80
+    if name == "googlenet":
+        assert "118.0M" in result.output  # conv1's ops, rounded to fit

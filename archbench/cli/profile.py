@@ -93,10 +93,21 @@ def render_paper(target: Any) -> None:
 
     if target.spec is None:
         raise ArchbenchError("--paper needs a zoo name or a spec file (the table is read from the spec)")
-    table = make_table(f"{target.label}: GoogLeNet Table 1 columns", list(COLUMNS), left=("name", "type", "output"))
-    for row in paper_rows(target.spec, target.input):
-        table.add_row(*[f"{row[c]:,}" if c in ("params", "ops") else str(row[c]) for c in COLUMNS])
+    # On a terminal narrower than the table, headers on two lines, no type column and params and
+    # ops in k/M/G: a number is never cut ("118,013…"); all of it on a terminal 130 columns wide.
+    narrow = console.width < 130
+    columns = [c for c in COLUMNS if not (narrow and c in ("type", "depth"))]
+    table = make_table(f"{target.label}: GoogLeNet Table 1 columns", [c.replace(" ", "\n") for c in columns],
+                       left=("name", "output"), wrap=("name", "output"))
+    rows = paper_rows(target.spec, target.input)
+    table.columns[0].min_width = min(10, max(len(str(r["name"])) for r in rows))
+    for row in rows:
+        table.add_row(*[(human(row[c], digits=1).replace(" ", "") if narrow else f"{row[c]:,}")
+                        if c in ("params", "ops") else str(row[c]) for c in columns])
     console.print(table)
+    if narrow:
+        console.print("[dim]params and ops rounded, type and depth left out, to fit the terminal; all of it exact on a "
+                      "terminal 130 columns wide.[/]")
 
 
 @user_errors
