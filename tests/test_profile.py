@@ -79,6 +79,7 @@ def test_profile_flops_per_block_equal_formulas_from_shapes(name: str):
     target = resolve_target(name)
     result = profile(target, latency=False, memory=False)  # also checks analytic == fvcore, per block
     assert result.flops["analytic_check"] == "exact"
+    assert result.flops["lower_bound"] is False, result.flops["unpriced"]  # every zoo operator is priced or zero by rule
     model = target.build().eval()
     blocks = [b.name for b in result.blocks]
     expected = formula_flops(model, torch.randn(1, *target.input), blocks)
