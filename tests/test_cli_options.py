@@ -122,3 +122,12 @@ def test_paper_table_never_cuts_a_number_at_80_columns(name: str):
     assert "…" not in result.output and max(len(line) for line in result.output.splitlines()[:-2]) <= 80
     if name == "googlenet":
         assert "118.0M" in result.output  # conv1's ops, rounded to fit
+
+
+def test_train_json(tmp_path: Path):
+    result = runner.invoke(app, ["train", "lenet5", "--data", "synthetic:4:32:64", "--epochs", "1", "--max-steps", "2",
+                                 "--batch-size", "8", "--loader-workers", "0", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [e["epoch"] for e in data["epochs"]] == [1] and data["epochs"][0]["steps"] == 2
+    assert Path(data["metrics_csv"]).exists() and data["best_epoch"] == 1

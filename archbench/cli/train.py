@@ -70,6 +70,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the initialisation, the split and the shuffling.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/train/<network>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at the next epoch.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every epoch's metrics and the files as JSON on stdout.")] = False,
 ) -> None:
     """Train a network on a dataset: per-epoch validation top-1/top-5, metrics.csv, checkpoints, resume.
 
@@ -86,7 +87,7 @@ def train(
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
            label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
-           workers: int | None, seed: int, out: Path | None, resume: bool) -> None:
+           workers: int | None, seed: int, out: Path | None, resume: bool, as_json: bool = False) -> None:
     from ..nn.device import resolve_device
     from ..spec import dump_yaml
     from ..targets import resolve_target
@@ -102,16 +103,26 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     out = out or default_out(tgt.label)
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
-    console.print(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
-                  + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
+    say = err_console.print if as_json else console.print  # stdout carries only the JSON
+    say(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
+        + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
     if not resume and (out / "last.pt").exists():
-        console.print(f"[yellow]note:[/] starting over in {escape(str(out))} (its previous run is replaced; --resume continues it)")
+        say(f"[yellow]note:[/] starting over in {escape(str(out))} (its previous run is replaced; --resume continues it)")
     if spec is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "spec.yaml").write_text(dump_yaml(spec))
     meta = {"target": target, "data": data, "spec": dump_yaml(spec) if spec is not None else None}
     result = fit(model, dataset, config, resume=resume, progress=True, meta=meta)
-    render(result)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        files = {k: None if v is None else str(v) for k, v in (("metrics_csv", result.metrics_csv),
+                 ("last_checkpoint", result.last_checkpoint), ("best_checkpoint", result.best_checkpoint))}
+        typer.echo(json.dumps({"target": tgt.label, "epochs": [asdict(m) for m in result.history],
+                               "best_top1": result.best_top1, "best_epoch": result.best_epoch, **files}, indent=2))
+    else:
+        render(result)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> None:

@@ -69,7 +69,6 @@ class Profile:
     convention: dict[str, str] = field(default_factory=lambda: dict(CONVENTION))
     depth: int | None = None  # conv/linear layers on the longest path, when asked for
 
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target, "input": list(self.input), "aux": self.aux,
