@@ -38,7 +38,7 @@ def render(result: Any) -> None:
                        left=("block", "output"))
     for b in result.blocks:
         table.add_row(b.name, shape_str(b.output_shape), f"{b.params:,}", human(b.flops), f"{b.flops_pct:.1f}",
-                      f"{b.activations:,}", *([f"{100 * b.latency_share:.1f}"] if measured else []))
+                      f"{b.activations:,}", *([_share(b.latency_share)] if measured else []))
     console.print(table)
     f, p, m = result.flops, result.params, result.memory
     lines = [f"params       {p['total']:,} (trainable {p['trainable']:,}" + (f", aux heads {p['aux_heads']:,})" if result.aux else ")"),
@@ -82,6 +82,10 @@ def render(result: Any) -> None:
     env = result.env
     console.print(f"[dim]{CONVENTION}\nenv: torch {env['torch']}, {env.get('gpu') or env['cpu']}, "
                   f"{env['threads']} threads[/]")
+
+
+def _share(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.1f}"
 
 
 def _signed(fraction: float | None) -> str:

@@ -35,7 +35,12 @@ ZERO_BY_CONVENTION = frozenset({
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "exp", "log", "sqrt", "rsqrt",
     "pow", "abs", "sum", "mean", "softmax", "log_softmax", "sigmoid", "sigmoid_", "tanh", "tanh_", "gelu", "silu",
     "silu_", "hardtanh", "hardtanh_", "hardswish", "hardswish_", "hardsigmoid", "leaky_relu", "leaky_relu_",
-    "elu", "elu_", "relu6", "local_response_norm", "scalar_tensor", "mish", "softplus", "clone", "fill_",
+    "elu", "elu_", "relu6", "local_response_norm", "mish", "softplus",
+})
+# Shape, copy and creation ops fvcore's own ignore list misses: free, like view and flatten, so not listed.
+FREE = frozenset({
+    "unflatten", "movedim", "moveaxis", "swapaxes", "view_as", "reshape_as", "expand_as", "repeat", "tile",
+    "clone", "fill_", "zero_", "scalar_tensor", "ones_like", "empty_like", "new_ones", "alias", "lift_fresh",
 })
 
 FLOP = "flops:"
@@ -155,7 +160,7 @@ def count(model: nn.Module, x: torch.Tensor, modules: list[str]) -> TraceCounts:
         acts = int(sum(v for k, v in counter.items() if k.startswith(ACT)))
         return ModuleCounts(flops, acts)
 
-    ops = {k.split("::")[-1]: v for k, v in sorted(unsupported.items())}
+    ops = {k.split("::")[-1]: v for k, v in sorted(unsupported.items()) if k.split("::")[-1] not in FREE}
     return TraceCounts(
         total=split(per_module.get("", Counter())),
         modules={name: split(per_module.get(name, Counter())) for name in modules},

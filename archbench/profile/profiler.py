@@ -38,6 +38,9 @@ CONVENTION = {
 }
 
 
+TOP_LEVEL = "(top level)"  # the row of FLOPs counted in the model's own forward, outside every block
+
+
 class CountMismatch(RuntimeError):
     """The analytic cost model and fvcore disagree: a bug in one of them, never a user error."""
 
@@ -136,6 +139,11 @@ def profile(target: Target, aux: bool = False, device: str = "auto", batches: tu
                      activations=traced.modules[b].activations,
                      output_elements=_prod(traced.output_shapes.get(b, (0,))[1:]))
             for b in blocks]
+    outside = total_flops - sum(r.flops for r in rows)
+    if outside > 0:  # ops in the model's own forward (attention written inline, say): a row, so shares add up
+        rows.append(BlockRow(name=TOP_LEVEL, output_shape=(), params=0, flops=outside,
+                             flops_pct=100.0 * outside / total_flops, activations=traced.total.activations
+                             - sum(r.activations for r in rows), output_elements=0))
     layers = depth_with_params(model) if depth else None
 
     latencies: list[LatencyResult] = []
@@ -148,7 +156,7 @@ def profile(target: Target, aux: bool = False, device: str = "auto", batches: tu
         if shares is None and latencies[0].error is None:  # CUDA: hooks synchronize, so a separate pass
             shares = block_shares(model.to(dev), torch.randn(batches[0], *size, device=dev), blocks, dtype)
         for row in rows:
-            row.latency_share = shares[row.name] if shares else None
+            row.latency_share = shares.get(row.name) if shares else None
 
     mem: dict[str, Any] | None = None
     if memory:
