@@ -48,9 +48,10 @@ def main() -> None:
         "counts": [archbench, "profile", "googlenet", "--no-latency", "--no-memory"],
     }
     times: dict[str, list[float]] = {k: [] for k in commands}
-    for _ in range(rounds):
+    for i in range(rounds):
         for key, args in commands.items():
             times[key].append(_once(args))
+        print(f"round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
     bare = statistics.median(times["bare"])
     print(f"{rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f} at the end")
     print(f"bare fvcore script (import torch+fvcore, build googlenet, FlopCountAnalysis.total): {bare:.2f} s")
