@@ -8,7 +8,9 @@ that is not an ``nn.Module``) becomes a :class:`TargetError` with the reason.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ from .errors import TargetError
 from .spec import Spec, load_spec
 from .spec.parse import parse_input_size
 
-_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# ``package.module:callable``, or ``path/to/file.py:callable`` (``./mynets.py:build``).
+_CALLABLE = re.compile(r"^(?:[A-Za-z_][\w.]*|[^:]*\.py):[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,40 @@ def parse_input(text: str, channels: int) -> tuple[int, int, int]:
     return size
 
 
+def _import(module_name: str) -> Any:
+    """A module by dotted name, found on ``sys.path`` or else in the current folder (as
+    ``python -m`` would), or a ``.py`` file by path."""
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file {module_name!r}")
+        spec = importlib.util.spec_from_file_location(f"_archbench_target_{path.stem}", path.resolve())
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.path.insert(0, str(path.resolve().parent))  # its own imports of neighbouring files
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        finally:
+            sys.path.remove(str(path.resolve().parent))
+        return module
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".")[0]
+        if exc.name != top or not (Path(top + ".py").is_file() or Path(top).is_dir()) or "" in sys.path:
+            raise
+    sys.path.insert(0, "")  # the current folder, as `python -m` and `python -c` have it
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove("")
+
+
 def _call_factory(target: str) -> Any:
     from torch import nn
 
-    module_name, _, attr = target.partition(":")
+    module_name, _, attr = target.rpartition(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except Exception as exc:  # ImportError, or any error raised while importing user code
         raise TargetError(f"{target}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, attr, None)

@@ -41,3 +41,33 @@ class OomAtLargeBatch(nn.Module):
         if x.shape[0] > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return self.fc(x.flatten(1))
+
+
+class AttentionNet(nn.Module):
+    """Patches -> one self-attention layer (two heads, scaled_dot_product_attention) -> classifier.
+
+    On a 3x32x32 input: 64 tokens of 16 features; the attention's multiply-adds are
+    2 (Q K^T and the weighted sum of V) x heads 2 x 64 x 64 x head size 8 = 131,072."""
+
+    def __init__(self, cdist: bool = False) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(3, 16, 4, stride=4)
+        self.qkv = nn.Linear(16, 48)
+        self.fc = nn.Linear(16, 10)
+        self.cdist = cdist
+
+    def forward(self, x):
+        t = self.patches(x).flatten(2).transpose(1, 2)  # (batch, 64, 16)
+        q, k, v = (a.unflatten(-1, (2, 8)).transpose(1, 2) for a in self.qkv(t).chunk(3, dim=-1))
+        out = nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
+        if self.cdist:  # an operator no FLOP counter has a formula for
+            out = out + torch.cdist(out, out).mean(-1, keepdim=True)
+        return self.fc(out.mean(1))
+
+
+def attention_net() -> nn.Module:
+    return AttentionNet()
+
+
+def attention_cdist_net() -> nn.Module:
+    return AttentionNet(cdist=True)

@@ -220,7 +220,7 @@ def test_profile_memory_report_carries_the_analytic_estimate():
     from archbench.profile import profile
     from archbench.targets import resolve_target
 
-    result = profile(resolve_target("lenet5"), latency=False, batches=(4,))
+    result = profile(resolve_target("lenet5"), latency=False, batches=(4,), check_memory=True)
     memory = result.memory
     assert memory is not None and memory["method"] == "meta-estimate"
     analytic = memory["analytic"]

@@ -79,6 +79,7 @@ def test_profile_flops_per_block_equal_formulas_from_shapes(name: str):
     target = resolve_target(name)
     result = profile(target, latency=False, memory=False)  # also checks analytic == fvcore, per block
     assert result.flops["analytic_check"] == "exact"
+    assert result.flops["lower_bound"] is False, result.flops["unpriced"]  # every zoo operator is priced or zero by rule
     model = target.build().eval()
     blocks = [b.name for b in result.blocks]
     expected = formula_flops(model, torch.randn(1, *target.input), blocks)
@@ -173,9 +174,14 @@ def test_every_export_format_parses_back_to_the_same_numbers(tmp_path: Path, suf
     path = export_table(frame, tmp_path / f"profile{suffix}", document=result.to_dict())
     back = _read_back(path)
     assert list(back["name"]) == [b.name for b in result.blocks]
-    for column in ("params", "flops", "activations", "output_elements"):
-        assert [int(v) for v in back[column]] == [getattr(b, column) for b in result.blocks]
-    assert [float(v) for v in back["flops_pct"]] == pytest.approx([b.flops_pct for b in result.blocks])
+    for column in ("params", "flops", "activations", "output_elements"):  # integers stay exact everywhere
+        assert [int(str(v).replace(",", "")) for v in back[column]] == [getattr(b, column) for b in result.blocks]
+    pct = [float(v) for v in back["flops_pct"]]
+    if suffix in (".csv", ".json"):  # for machines: the same floats
+        assert pct == [b.flops_pct for b in result.blocks]
+    else:  # for readers: four significant digits
+        assert pct == pytest.approx([b.flops_pct for b in result.blocks], rel=5e-4)
+        assert all(len(str(v).replace(".", "").lstrip("0")) <= 4 for v in back["flops_pct"])
 
 
 def test_unknown_export_format_is_a_user_error(tmp_path: Path):
@@ -304,7 +310,7 @@ def test_bad_callable_targets_exit_2_with_the_reason(target: str, message: str):
 
 def test_profile_cli_table_latency_and_json_out(tmp_path: Path):
     out = tmp_path / "lenet.json"
-    result = runner.invoke(app, ["profile", "lenet5", "--batch", "1,4", "--threads", "1", "--out", str(out)],
+    result = runner.invoke(app, ["profile", "lenet5", "--batch", "1,4", "--threads", "1", "--check-memory", "--out", str(out)],
                            env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "61,706" in result.output and "latency b4" in result.output and "one multiply-add = one FLOP" in result.output
@@ -342,3 +348,45 @@ def test_compare_exports_and_plots(tmp_path: Path):
     assert table.index("tests.models_for_tests:tiny_net") < table.index("lenet5")  # sorted by params
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert runner.invoke(app, ["compare", "lenet5", "--sort", "speed"]).exit_code == 2
+
+
+# ------------------------------------------------------------------------- counting beyond fvcore
+def test_attention_is_counted_by_its_formula_and_the_total_stays_exact():
+    result = profile(resolve_target("tests.models_for_tests:attention_net", "32"), latency=False, memory=False)
+    by_op = result.flops["by_operator"]
+    assert by_op["scaled_dot_product_attention"] == 2 * 2 * 64 * 64 * 8
+    conv, qkv, fc = 64 * 16 * 3 * 4 * 4, 64 * 16 * 48, 16 * 10
+    assert by_op["conv"] == conv and by_op["linear"] == qkv + fc
+    assert result.flops["total"] == conv + qkv + fc + 2 * 2 * 64 * 64 * 8
+    assert result.flops["macs"] == result.flops["total"] and result.flops["flops_2x_macs"] == 2 * result.flops["total"]
+    assert result.flops["lower_bound"] is False and result.flops["unpriced"] == {}
+    assert sum(b.flops_pct for b in result.blocks) == pytest.approx(100.0)
+
+
+def test_an_operator_without_formula_makes_the_total_a_lower_bound():
+    result = profile(resolve_target("tests.models_for_tests:attention_cdist_net", "32"), latency=False, memory=False)
+    assert result.flops["lower_bound"] is True and result.flops["unpriced"] == {"cdist": 1}
+    shown = runner.invoke(app, ["profile", "tests.models_for_tests:attention_cdist_net", "--input", "32",
+                                "--no-latency", "--no-memory"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "lower bound" in shown.output and "cdist ×1" in shown.output
+
+
+def test_profile_shows_macs_and_the_two_flop_conventions():
+    shown = runner.invoke(app, ["profile", "googlenet", "--no-latency", "--no-memory"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "1.498 GMACs" in shown.output and "2.997 GFLOPs at 2 per MAC" in shown.output
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_spec_memory_is_analytic_unless_checked(check: bool):
+    from archbench.cost import estimate_memory
+
+    result = profile(resolve_target("lenet5"), latency=False, batches=(4,), check_memory=check)
+    expected = estimate_memory(archbench.load_spec("lenet5"), batch=4)
+    if check:
+        assert result.memory["method"] == "meta-estimate" and "analytic" in result.memory
+    else:
+        assert result.memory["method"] == "analytic" and "analytic" not in result.memory
+    for key in ("inference_peak_bytes", "training_peak_bytes", "param_bytes"):  # the replay: within 1% (equal today)
+        assert result.memory[key] == (pytest.approx(getattr(expected, key), rel=0.01) if check else getattr(expected, key))

@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Architecture search and benchmarking for Inception-style CNNs: a YAML block grammar, "
     "a zoo of reference networks, profiling and search.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.command()(zoo)
@@ -52,4 +52,8 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
-    app()
+    import typer.main
+
+    from .help import readable
+
+    readable(typer.main.get_command(app))(prog_name="archbench")

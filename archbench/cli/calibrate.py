@@ -25,11 +25,12 @@ def calibrate(
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
                                                               "the data's image size).")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the correlations as JSON on stdout.")] = False,
 ) -> None:
     """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
     import optuna
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..report import export_table
     from ..report.plots import plot_calibration
@@ -44,14 +45,15 @@ def calibrate(
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
     from ..files import check_output_dir
+    from .progress import progress
 
-    check_output_dir(Path(results) / "calibrate" / name, "--results")  # before hours of training, not after
-    with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as progress:
-        task = progress.add_task("training the first sample", total=samples)
+    results = results or out
+    check_output_dir(Path(results) / "calibrate" / name, "--out")  # before hours of training, not after
+    with progress("calibrate", total=samples, transient=False) as update:
+        update("training the first sample")
 
         def on_sample(i: int, row: dict) -> None:
-            progress.update(task, completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
+            update(completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
 
         result = run_calibrate(config, on_sample)
     folder = Path(results) / "calibrate" / name
@@ -60,6 +62,14 @@ def calibrate(
     export_table(result.correlations, folder / "correlations.md",
                  caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data})")
     plot = plot_calibration(result.samples, result.correlations, folder / "calibration.png")
+    if as_json:
+        import json
+
+        from ..report.export import records
+
+        typer.echo(json.dumps({"space": name, "samples": records(result.samples),
+                               "correlations": records(result.correlations), "folder": str(folder)}, indent=2))
+        return
 
     table = make_table(f"{name}: rank correlation with validation top-1 ({samples} samples, {epochs} epochs each)",
                        ["objective", "Spearman", "p", "Kendall", "p ", "n"], left=("objective",))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, check_outputs, check_threads, console, human, make_table, user_errors
+from .common import CONVENTION, check_outputs, check_threads, console, err_console, human, make_table, user_errors
 from .profile import parse_batches
 
 
 @user_errors
 def compare(
     targets: Annotated[list[str], typer.Argument(help="Zoo names, spec files or module:callable models.")],
+    input: Annotated[str | None, typer.Option("--input", help="Input size for every network: 224, 299x299 or 3x299x299 "
+                                                "(default: each network's own).")] = None,
     batch: Annotated[str, typer.Option(help="Batch size for latency and memory.")] = "1",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     dtype: Annotated[str, typer.Option(help="fp32, fp16 or bf16 (autocast).")] = "fp32",
@@ -25,11 +27,13 @@ def compare(
     descending: Annotated[bool, typer.Option("--descending", help="Sort from largest to smallest.")] = False,
     out: Annotated[str | None, typer.Option(help="Write the table: .csv, .md, .tex, .html or .json.")] = None,
     plot: Annotated[str | None, typer.Option(help="Write a PNG: FLOPs against params and latency.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON on stdout (exact numbers).")] = False,
 ) -> None:
     """Compare networks side by side: params, FLOPs, activations, depth, memory, latency."""
     from ..profile.compare import COLUMNS
     from ..profile.compare import compare as run_compare
     from ..targets import resolve_target
+    from .progress import progress
 
     if sort is not None and sort not in COLUMNS:
         raise ArchbenchError(f"--sort: unknown column {sort!r}; expected one of: {', '.join(COLUMNS)}")
@@ -38,9 +42,34 @@ def compare(
 
     check_threads(threads)
     check_outputs(("--out", out, EXPORT_FORMATS), ("--plot", plot, (".png", ".pdf", ".svg")))
-    resolved = [resolve_target(t) for t in targets]
-    frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
-                        latency=latency, memory=memory, threads=threads)
+    resolved = [resolve_target(t, input) for t in targets]
+    with progress("compare", total=len(resolved)) as update:
+        frame = run_compare(resolved, sort=sort, descending=descending, batch=size, device=device, dtype=dtype,
+                            latency=latency, memory=memory, threads=threads, progress=update)
+    if as_json:
+        import json
+
+        from ..report.export import records
+
+        typer.echo(json.dumps({"rows": records(frame), "convention": CONVENTION}, indent=2, default=str))
+    else:
+        _render(frame, size)
+    if out:
+        from ..report import export_table
+
+        _note(f"wrote {export_table(frame, out, caption='archbench compare')}", as_json)
+    if plot:
+        from ..report.plots import plot_comparison
+
+        _note(f"wrote {plot_comparison(frame, plot)}", as_json)
+
+
+def _note(text: str, as_json: bool) -> None:
+    """A line about files written: on stdout, or on stderr when stdout carries JSON."""
+    (err_console if as_json else console).print(text)
+
+
+def _render(frame: Any, size: int) -> None:
     shown = ["network", "input", "params", "flops", "activations", "depth", "inference_peak_bytes", "latency_ms", "throughput"]
     heads = ["network", "input", "params", "FLOPs", "acts", "depth", "inf. mem", "ms", "img/s"]
     table = make_table(f"archbench compare (batch {size})", heads, left=("network", "input"), wrap=("network",))
@@ -67,11 +96,3 @@ def compare(
                   f"linear outputs). Depth: conv/linear layers on the longest path. inf. mem: peak inference memory, "
                   f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU meta-device estimate'}. "
                   f"ms: median latency. Exact numbers: --out FILE.[/]")
-    if out:
-        from ..report import export_table
-
-        console.print(f"wrote {export_table(frame, out, caption='archbench compare')}")
-    if plot:
-        from ..report.plots import plot_comparison
-
-        console.print(f"wrote {plot_comparison(frame, plot)}")

@@ -38,11 +38,13 @@ def render(result: Any) -> None:
                        left=("block", "output"))
     for b in result.blocks:
         table.add_row(b.name, shape_str(b.output_shape), f"{b.params:,}", human(b.flops), f"{b.flops_pct:.1f}",
-                      f"{b.activations:,}", *([f"{100 * b.latency_share:.1f}"] if measured else []))
+                      f"{b.activations:,}", *([_share(b.latency_share)] if measured else []))
     console.print(table)
     f, p, m = result.flops, result.params, result.memory
     lines = [f"params       {p['total']:,} (trainable {p['trainable']:,}" + (f", aux heads {p['aux_heads']:,})" if result.aux else ")"),
-             f"FLOPs        {human(f['total'])}  ({f['total']:,}; BN folded)   with BN: {human(f['with_batch_norm'])}",
+             f"FLOPs        {human(f['total'])} ({f['total']:,}; 1 multiply-add = 1 FLOP; BN folded)",
+             f"             = {human(f['macs'], 'MACs')}, {human(f['flops_2x_macs'], 'FLOPs')} at 2 per MAC; "
+             f"with BN {human(f['with_batch_norm'])}",
              "by operator  " + ", ".join(f"{k} {human(v)}" for k, v in f["by_operator"].items()),
              f"activations  {result.activations['total']:,} (conv+linear outputs)   block outputs "
              f"{result.activations['block_output_elements']:,} elements",
@@ -51,9 +53,10 @@ def render(result: Any) -> None:
         if m.get("error"):
             lines.append(f"memory       not available: {m['error']}")
         else:
+            method = "analytic, from the spec; --check-memory replays it" if m["method"] == "analytic" else m["method"]
             lines.append(f"memory       params {human(m['param_bytes'], 'B')}, inference peak "
                          f"{human(m['inference_peak_bytes'], 'B')}, training step peak {human(m['training_peak_bytes'], 'B')} "
-                         f"(batch {m['batch']}, {m['method']})")
+                         f"(batch {m['batch']}, {method})")
             if m.get("analytic"):
                 a, err = m["analytic"], m["analytic"]["relative_error"]
                 lines.append(f"             analytic from the spec: inference {human(a['inference_peak_bytes'], 'B')}"
@@ -68,6 +71,10 @@ def render(result: Any) -> None:
                          f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {lat['throughput']:.1f} img/s "
                          f"on {lat['device']} {lat['dtype']}{' channels_last' if lat['channels_last'] else ''}{noisy}")
     console.print(Panel("\n".join(lines), title="summary", title_align="left"))
+    if f.get("unpriced"):
+        console.print("[yellow]lower bound:[/] the FLOPs total leaves out operators no counter has a formula for: "
+                      + ", ".join(f"{op} ×{n}" for op, n in f["unpriced"].items())
+                      + " (their share of the work is unknown)")
     uncounted = f["uncounted"]
     if uncounted:
         console.print("[dim]not counted (zero FLOPs in fvcore's convention): "
@@ -75,6 +82,10 @@ def render(result: Any) -> None:
     env = result.env
     console.print(f"[dim]{CONVENTION}\nenv: torch {env['torch']}, {env.get('gpu') or env['cpu']}, "
                   f"{env['threads']} threads[/]")
+
+
+def _share(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100 * fraction:.1f}"
 
 
 def _signed(fraction: float | None) -> str:
@@ -86,10 +97,21 @@ def render_paper(target: Any) -> None:
 
     if target.spec is None:
         raise ArchbenchError("--paper needs a zoo name or a spec file (the table is read from the spec)")
-    table = make_table(f"{target.label}: GoogLeNet Table 1 columns", list(COLUMNS), left=("name", "type", "output"))
-    for row in paper_rows(target.spec, target.input):
-        table.add_row(*[f"{row[c]:,}" if c in ("params", "ops") else str(row[c]) for c in COLUMNS])
+    # On a terminal narrower than the table, headers on two lines, no type column and params and
+    # ops in k/M/G: a number is never cut ("118,013…"); all of it on a terminal 130 columns wide.
+    narrow = console.width < 130
+    columns = [c for c in COLUMNS if not (narrow and c in ("type", "depth"))]
+    table = make_table(f"{target.label}: GoogLeNet Table 1 columns", [c.replace(" ", "\n") for c in columns],
+                       left=("name", "output"), wrap=("name", "output"))
+    rows = paper_rows(target.spec, target.input)
+    table.columns[0].min_width = min(10, max(len(str(r["name"])) for r in rows))
+    for row in rows:
+        table.add_row(*[(human(row[c], digits=1).replace(" ", "") if narrow else f"{row[c]:,}")
+                        if c in ("params", "ops") else str(row[c]) for c in columns])
     console.print(table)
+    if narrow:
+        console.print("[dim]params and ops rounded, type and depth left out, to fit the terminal; all of it exact on a "
+                      "terminal 130 columns wide.[/]")
 
 
 @user_errors
@@ -104,6 +126,9 @@ def profile(
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's).")] = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Time the network.")] = True,
     memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure or estimate peak memory.")] = True,
+    check_memory: Annotated[bool, typer.Option("--check-memory", help="CPU, spec targets: also replay the model on "
+                                               "the meta device and show the analytic estimate's error against it "
+                                               "(slower; a module:callable target is always replayed).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON on stdout.")] = False,
     out: Annotated[str | None, typer.Option(help="Write the result: .json (all), .csv/.md/.tex/.html (per-block table).")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Show GoogLeNet's Table 1 columns (analytic; no profiling).")] = False,
@@ -124,9 +149,13 @@ def profile(
     from ..profile import CountMismatch
     from ..profile import profile as run_profile
 
+    from .progress import progress
+
     try:
-        result = run_profile(tgt, aux=aux, device=device, batches=batches, dtype=dtype, channels_last=channels_last,
-                             threads=threads, latency=latency, memory=memory)
+        with progress(f"profile {tgt.label}") as update:
+            result = run_profile(tgt, aux=aux, device=device, batches=batches, dtype=dtype, channels_last=channels_last,
+                                 threads=threads, latency=latency, memory=memory, check_memory=check_memory,
+                                 progress=update)
     except CountMismatch as exc:
         console.print(f"[bold red]bug:[/] {exc}")
         raise typer.Exit(1) from None

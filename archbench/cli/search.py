@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import check_at_least, console, err_console, user_errors
+from .common import check_at_least, check_threads, console, err_console, user_errors
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -32,24 +32,30 @@ def search(
     repair: Annotated[bool, typer.Option("--repair/--no-repair", help="Scale over/under-budget candidates' width "
                                                                         "to use 90-100% of the tightest budget.")] = True,
     sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Output folder; the study's files go to OUT/<study>/.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch in each worker process (default: torch's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (files, best trials) as JSON on stdout.")] = False,
     data: Annotated[str | None, typer.Option(help="Data of the train objective: image folder, .npz/.pt file, "
                                                   "synthetic[:N] or cifar10.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images (train objective).")] = None,
     train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 3,
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
-    train_batch: Annotated[int, typer.Option(help="Training batch size (train objective).")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 64,
+    train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
     train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
                                             "off when they do not fit the data's image size).")] = True,
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..search.report import write_report
     from ..search.runner import SearchConfig, SearchInterrupted, counted_trials, prepare, run_search, storage_note
     from ..search.train_objective import TrainSettings
+    from .progress import progress
 
+    results = results or out
+    if threads is not None:
+        _set_threads(threads)
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
     config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
@@ -57,15 +63,13 @@ def search(
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
-                              batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
+                              batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed, aux=train_aux))
     space_, _, _ = prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     note = storage_note(config, study or space_.name)
     if note:
         err_console.print(f"[yellow]warning:[/] {note}", markup=True)
     state = {"done": 0, "feasible": 0, "best": None}
-    with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=trials)
+    with progress("search", total=trials, transient=not as_json) as update:
 
         def on_trial(study_, trial) -> None:
             state["done"] += 1
@@ -76,9 +80,9 @@ def search(
                     better = max if study_.direction.name == "MAXIMIZE" else min
                     state["best"] = trial.value if state["best"] is None else better(state["best"], trial.value)
             best = "-" if state["best"] is None else f"{state['best']:.4g}"
-            progress.update(task, completed=min(counted_trials(study_), trials),  # the study's, resumed ones too
-                            description=f"best {best}  feasible {state['feasible']}/{state['done']}"
-                                        + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
+            update(completed=min(counted_trials(study_), trials),  # the study's, resumed ones too
+                   description=f"best {best}  feasible {state['feasible']}/{state['done']}"
+                               + (f"  pruned {state['pruned']}" if state.get("pruned") else ""))
 
         try:
             found = run_search(config, on_trial)
@@ -93,22 +97,58 @@ def search(
                           "run the same command to finish the search", markup=False)
         raise typer.Exit(130)
     folder = Path(results) / found.study_name
-    written = write_report(found, folder)
-    counted = counted_trials(found)
-    console.print(f"study {found.study_name}: {counted} trials in {folder}/ "
-                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)"
-                  + (f"; it already held --trials {trials}, so none ran (raise --trials to run more)"
-                     if state["done"] == 0 and counted >= trials else ""))
-    for key, path in written.items():
-        if key.startswith("best_"):
-            console.print(f"  {path}")
+    summarize(found, write_report(found, folder), folder, as_json)
+    if not as_json and state["done"] == 0 and counted_trials(found) >= trials:
+        console.print(f"the study already held --trials {trials}, so none ran (raise --trials to run more)")
+
+
+def _set_threads(threads: int) -> None:
+    """Torch's threads here, and in the worker processes (spawned: they read the environment)."""
+    import os
+
+    import torch
+
+    check_threads(threads)
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def summarize(study, written: dict, folder: Path, as_json: bool = False) -> None:
+    """What was written, file by file, and why a plot or best specs are missing when they are."""
+    finished = [t for t in study.trials if t.state.is_finished()]
+    feasible = sum(1 for t in finished if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible"))
+    if as_json:
+        import json
+
+        trials = {t.number: t for t in study.trials}
+        best = [(p, trials[int(p.stem.rsplit("trial", 1)[1])]) for k, p in written.items() if k.startswith("best_")]
+        typer.echo(json.dumps({
+            "study": study.study_name, "folder": str(folder), "finished_trials": len(finished),
+            "feasible_trials": feasible,
+            "objectives": study.user_attrs.get("objectives"), "directions": [d.name.lower() for d in study.directions],
+            "files": {k: str(p) for k, p in written.items() if not k.startswith("best_")},
+            "best": [{"spec": str(p), "trial": t.number, "values": t.values,
+                      **{k: t.user_attrs.get(k) for k in ("flops", "params", "budget_usage")}} for p, t in best],
+        }, indent=2))
+        return
+    console.print(f"study {study.study_name}: {len(finished)} finished trials in {folder}/: "
+                  + ", ".join(p.name for k, p in written.items() if not k.startswith("best_")))
+    best = [p for k, p in written.items() if k.startswith("best_")]
+    for path in best:
+        console.print(f"  {path}")
+    if not best:
+        console.print(f"[yellow]no feasible trial[/] among {len(finished)}: no pareto.png and no best/*.yaml; "
+                      "loosen the budget, or check the trials table for why the trials failed or were infeasible"
+                      if not feasible else "[yellow]no best specs written[/] (the study has no search space recorded)")
 
 
 @user_errors
 def report(
-    study: Annotated[str, typer.Argument(help="Study name (its folder under --results).")],
+    study: Annotated[str, typer.Argument(help="Study name (its folder under --out).")],
     storage: Annotated[str | None, typer.Option(help="RDB URL, when the study is not in a local journal file.")] = None,
-    results: Annotated[str, typer.Option(help="Output folder.")] = "results",
+    out: Annotated[str, typer.Option("--out", help="Folder holding the study's folder.")] = "results",
+    results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (files, best trials) as JSON on stdout.")] = False,
     top: Annotated[int, typer.Option(help="Best trials to export as spec files (single objective).")] = 5,
 ) -> None:
     """Regenerate a study's tables, plot and best specs from its storage (also while it runs)."""
@@ -120,6 +160,7 @@ def report(
     check_at_least("--top", top, 1)
     check_study_name(study)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    results = results or out
     if storage is None and not (Path(results) / study / "study.journal").exists():
         raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")
     config = SearchConfig(storage=storage, results=results)
@@ -127,6 +168,5 @@ def report(
         found = optuna.load_study(study_name=study, storage=storage_for(config, study))
     except KeyError:
         raise ArchbenchError(f"no study named {study!r} in that storage") from None
-    written = write_report(found, Path(results) / study, top=top)
-    finished = [t for t in found.trials if t.state.is_finished()]
-    console.print(f"study {study}: {len(finished)} finished trials; wrote {len(written)} files to {results}/{study}/")
+    folder = Path(results) / study
+    summarize(found, write_report(found, folder, top=top), folder, as_json)

@@ -64,13 +64,15 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (default: on for CUDA only).")] = None,
-    workers: Annotated[int | None, typer.Option(help="DataLoader workers (default: 0 for in-memory data, "
-                                                     "else min(4, CPUs-1)).")] = None,
+    workers: Annotated[int | None, typer.Option("--loader-workers", "--workers", help="DataLoader worker processes "
+                                                "(default: 0 for in-memory data, else min(4, CPUs-1)); --workers "
+                                                "is its old name.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initialisation, the split and the shuffling.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/train/<network>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt at the next epoch.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run's results in OUT "
                                                                 "(without it, or --resume, they are kept).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every epoch's metrics and the files as JSON on stdout.")] = False,
 ) -> None:
     """Train a network on a dataset: per-epoch validation top-1/top-5, metrics.csv, checkpoints, resume.
 
@@ -87,7 +89,8 @@ def train(
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
            label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
-           workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool) -> None:
+           workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool = False,
+           as_json: bool = False) -> None:
     from ..nn.device import resolve_device
     from ..files import write_text
     from ..spec import dump_yaml
@@ -106,13 +109,23 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed)  # seeded weights; the caller's RNG untouched
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
-    console.print(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
-                  + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
+    say = err_console.print if as_json else console.print  # stdout carries only the JSON
+    say(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
+        + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
     if spec is not None:
         write_text(out / "spec.yaml", dump_yaml(spec))
     meta = {"target": target, "data": data, "spec": dump_yaml(spec) if spec is not None else None}
     result = fit(model, dataset, config, resume=resume, progress=True, meta=meta, overwrite=overwrite)
-    render(result)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        files = {k: None if v is None else str(v) for k, v in (("metrics_csv", result.metrics_csv),
+                 ("last_checkpoint", result.last_checkpoint), ("best_checkpoint", result.best_checkpoint))}
+        typer.echo(json.dumps({"target": tgt.label, "epochs": [asdict(m) for m in result.history],
+                               "best_top1": result.best_top1, "best_epoch": result.best_epoch, **files}, indent=2))
+    else:
+        render(result)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> None:

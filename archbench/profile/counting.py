@@ -4,6 +4,13 @@ fvcore's ``FlopCountAnalysis`` and ``ActivationCountAnalysis`` each trace the mo
 registers both sets of fvcore's own handles on one ``JitModelAnalysis`` (a handle may return a
 Counter with several keys), so the model is traced once and both counts come out per module.
 Forward hooks on the blocks record their output shapes during that same trace.
+
+Operators fvcore has no handle for are priced where a formula exists: scaled-dot-product
+attention (torch's ``sdpa_flop_count``) and every operator in ``torch.utils.flop_counter``'s
+registry (halved: torch counts a multiply-add as two FLOPs, archbench as one). What is left is
+split in two: operators that count zero by the convention (pooling, element-wise arithmetic and
+activations, as in fvcore and the papers) and *unpriced* ones (custom ops, anything else), which
+make the total a lower bound and are reported as such.
 """
 
 from __future__ import annotations
@@ -17,7 +24,24 @@ import torch
 from fvcore.nn.activation_count import _DEFAULT_SUPPORTED_OPS as _ACTIVATION_HANDLES
 from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS as _FLOP_HANDLES
 from fvcore.nn.jit_analysis import JitModelAnalysis
+from fvcore.nn.jit_handles import get_shape
 from torch import nn
+from torch.utils import flop_counter
+
+# Unsupported by fvcore and zero by the counting convention (pooling, additions and scalings,
+# element-wise activations, normalisation without weights): listed, but the total is still exact.
+ZERO_BY_CONVENTION = frozenset({
+    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "exp", "log", "sqrt", "rsqrt",
+    "pow", "abs", "sum", "mean", "softmax", "log_softmax", "sigmoid", "sigmoid_", "tanh", "tanh_", "gelu", "silu",
+    "silu_", "hardtanh", "hardtanh_", "hardswish", "hardswish_", "hardsigmoid", "leaky_relu", "leaky_relu_",
+    "elu", "elu_", "relu6", "local_response_norm", "mish", "softplus",
+})
+# Shape, copy and creation ops fvcore's own ignore list misses: free, like view and flatten, so not listed.
+FREE = frozenset({
+    "unflatten", "movedim", "moveaxis", "swapaxes", "view_as", "reshape_as", "expand_as", "repeat", "tile",
+    "clone", "fill_", "zero_", "scalar_tensor", "ones_like", "empty_like", "new_ones", "alias", "lift_fresh",
+})
 
 FLOP = "flops:"
 ACT = "acts:"
@@ -32,7 +56,8 @@ def _total(value: Any) -> float:
 
 
 def _combined(kind: str) -> Any:
-    flop, act = _FLOP_HANDLES.get(kind), _ACTIVATION_HANDLES.get(kind)
+    flop = _FLOP_HANDLES.get(kind) or _EXTRA_FLOP_HANDLES.get(kind)
+    act = _ACTIVATION_HANDLES.get(kind)
     name = _simple(kind)
 
     def handle(inputs: list[Any], outputs: list[Any]) -> Counter:
@@ -44,6 +69,45 @@ def _combined(kind: str) -> Any:
         return out
 
     return handle
+
+
+def _sdpa(inputs: list[Any], outputs: list[Any]) -> float:
+    """Multiply-adds of attention: Q K^T and the weighted sum of V (torch's formula, halved);
+    3-D inputs (batch, sequence, features) are one head."""
+    shapes = [get_shape(v) for v in inputs[:3]]
+    shapes = [[1, *s] if len(s) == 3 else s for s in shapes]
+    return flop_counter.sdpa_flop_count(*shapes) / 2
+
+
+def _meta(value: Any) -> Any:
+    """A JIT value as an argument of a torch flop formula: a meta tensor of its shape, or the constant."""
+    shape = get_shape(value)
+    if shape is not None:
+        return torch.empty(shape, device="meta")
+    return value.toIValue() if value.node().kind() == "prim::Constant" else None
+
+
+def _from_torch_registry(packet: Any) -> Any:
+    formula = flop_counter.flop_registry[packet]
+
+    def handle(inputs: list[Any], outputs: list[Any]) -> float:
+        out = [_meta(v) for v in outputs]
+        return formula(*[_meta(v) for v in inputs], out_val=out[0] if len(out) == 1 else tuple(out)) / 2
+
+    return handle
+
+
+def _formula_handles() -> dict[str, Any]:
+    """Handles, in fvcore's form, for the operators fvcore does not price and a formula exists for."""
+    handles: dict[str, Any] = {"aten::scaled_dot_product_attention": _sdpa}
+    for packet in flop_counter.flop_registry:
+        name = f"aten::{getattr(packet, '__name__', str(packet)).split('.')[-1]}"
+        if name not in _FLOP_HANDLES and name not in handles:
+            handles[name] = _from_torch_registry(packet)
+    return handles
+
+
+_EXTRA_FLOP_HANDLES = _formula_handles()
 
 
 @dataclass
@@ -64,7 +128,8 @@ class TraceCounts:
     total: ModuleCounts
     modules: dict[str, ModuleCounts]
     output_shapes: dict[str, tuple[int, ...]]
-    unsupported: dict[str, int]  # aten op -> occurrences, counted as zero by fvcore
+    unsupported: dict[str, int]  # aten op -> occurrences, zero by the counting convention
+    unpriced: dict[str, int] = field(default_factory=dict)  # ops without any formula: total is a lower bound
     output: Any = None
 
 
@@ -79,7 +144,7 @@ def count(model: nn.Module, x: torch.Tensor, modules: list[str]) -> TraceCounts:
                 shapes[name] = tuple(int(d) for d in out.shape)
         hooks.append(named[name].register_forward_hook(hook))
     analysis = JitModelAnalysis(model, (x,))
-    analysis.set_op_handle(**{k: _combined(k) for k in {*_FLOP_HANDLES, *_ACTIVATION_HANDLES}})
+    analysis.set_op_handle(**{k: _combined(k) for k in {*_FLOP_HANDLES, *_ACTIVATION_HANDLES, *_EXTRA_FLOP_HANDLES}})
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")
@@ -95,9 +160,11 @@ def count(model: nn.Module, x: torch.Tensor, modules: list[str]) -> TraceCounts:
         acts = int(sum(v for k, v in counter.items() if k.startswith(ACT)))
         return ModuleCounts(flops, acts)
 
+    ops = {k.split("::")[-1]: v for k, v in sorted(unsupported.items()) if k.split("::")[-1] not in FREE}
     return TraceCounts(
         total=split(per_module.get("", Counter())),
         modules={name: split(per_module.get(name, Counter())) for name in modules},
         output_shapes=shapes,
-        unsupported={k.split("::")[-1]: v for k, v in sorted(unsupported.items())},
+        unsupported={k: v for k, v in ops.items() if k in ZERO_BY_CONVENTION},
+        unpriced={k: v for k, v in ops.items() if k not in ZERO_BY_CONVENTION},
     )

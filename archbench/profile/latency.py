@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -37,9 +37,11 @@ class LatencyResult:
     noisy: bool = False
     error: str | None = None  # e.g. out of memory at this batch size
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    block_shares: dict[str, float] | None = field(default=None, repr=False)  # from the timed runs (CPU)
 
     def to_dict(self, samples: bool = False) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("block_shares")
         if not samples:
             d.pop("samples_ms")
         return d
@@ -64,12 +66,27 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def _noisy(samples: list[float]) -> bool:
+    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return q3 - q1 > NOISY_IQR * statistics.median(samples)
+
+
 def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, device: torch.device,
-                    dtype: str = "fp32", channels_last: bool = False, warmup_s: float = 0.5,
-                    min_runs: int = 10, min_time_s: float = 1.0, max_runs: int = 200) -> LatencyResult:
-    """Time ``model`` on random input of ``batch`` images; never raises for out-of-memory."""
+                    dtype: str = "fp32", channels_last: bool = False, warmup_s: float = 0.25,
+                    min_runs: int = 5, min_time_s: float = 0.5, max_runs: int = 200, max_time_s: float = 2.0,
+                    blocks: list[str] | None = None) -> LatencyResult:
+    """Time ``model`` on random input of ``batch`` images; never raises for out-of-memory.
+
+    Like ``torch.utils.benchmark``'s ``blocked_autorange`` (0.2 s) and triton's ``do_bench``
+    (25 ms warm-up, 100 ms of runs), a short measurement: at least ``min_runs`` runs and
+    ``min_time_s``, extended up to ``max_time_s`` while the spread is too wide to trust.
+    ``blocks`` (CPU only): also time those child modules with hooks during the same runs, into
+    :attr:`LatencyResult.block_shares` (a hook costs microseconds against milliseconds per block;
+    on CUDA a hook would have to synchronize, so :func:`block_shares` does it in a separate pass).
+    """
     result = LatencyResult(batch=batch, device=str(device), dtype=dtype, channels_last=channels_last)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    timer: _BlockTimer | None = None
     try:
         model = model.to(device=device, memory_format=memory_format).eval()
         x = torch.randn(batch, *input_shape, device=device).to(memory_format=memory_format)
@@ -90,8 +107,15 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
                 if time.perf_counter() - start >= warmup_s:
                     break
             samples: list[float] = []
+            timer = _BlockTimer(model, blocks) if blocks and not cuda else None
             begin = time.perf_counter()
-            while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - begin < min_time_s):
+
+            def more() -> bool:
+                spent = time.perf_counter() - begin
+                return len(samples) < max_runs and (len(samples) < min_runs or spent < min_time_s
+                                                    or (spent < max_time_s and _noisy(samples)))
+
+            while more():
                 if cuda:
                     s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                     s.record()
@@ -103,6 +127,9 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
                     t0 = time.perf_counter()
                     run()
                     samples.append((time.perf_counter() - t0) * 1e3)
+            if timer is not None:
+                timer.remove()
+                result.block_shares = timer.shares()
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
         if not _is_oom(exc) and "autocast" not in str(exc).lower() and "not implemented" not in str(exc).lower():
             raise
@@ -110,7 +137,36 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
         if device.type == "cuda":
             torch.cuda.empty_cache()
         return result
+    finally:
+        if timer is not None:
+            timer.remove()
     return _summary(result, samples)
+
+
+class _BlockTimer:
+    """Time spent inside each named child module, from forward pre-/post-hooks; ``now`` is the clock
+    (on CUDA one that synchronizes first)."""
+
+    def __init__(self, model: nn.Module, blocks: list[str], now: Callable[[], float] = time.perf_counter) -> None:
+        named = dict(model.named_modules())
+        self.spent = dict.fromkeys(blocks, 0.0)
+        starts: dict[str, float] = {}
+        self.hooks = []
+        for name in blocks:
+            self.hooks.append(named[name].register_forward_pre_hook(lambda m, i, n=name: starts.__setitem__(n, now())))
+            self.hooks.append(named[name].register_forward_hook(
+                lambda m, i, o, n=name: self.spent.__setitem__(n, self.spent[n] + now() - starts[n])))
+
+    def reset(self) -> None:
+        self.spent = dict.fromkeys(self.spent, 0.0)
+
+    def remove(self) -> None:
+        for h in self.hooks:
+            h.remove()
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.spent.values()) or 1.0
+        return {k: v / total for k, v in self.spent.items()}
 
 
 def block_shares(model: nn.Module, x: torch.Tensor, blocks: list[str], dtype: str = "fp32", reps: int = 3) -> dict[str, float]:
@@ -118,9 +174,6 @@ def block_shares(model: nn.Module, x: torch.Tensor, blocks: list[str], dtype: st
 
     Hooks synchronize on CUDA, which slows the whole pass; only the shares are reported.
     """
-    named = dict(model.named_modules())
-    spent = dict.fromkeys(blocks, 0.0)
-    starts: dict[str, float] = {}
     cuda = x.device.type == "cuda"
 
     def now() -> float:
@@ -128,19 +181,13 @@ def block_shares(model: nn.Module, x: torch.Tensor, blocks: list[str], dtype: st
             torch.cuda.synchronize(x.device)
         return time.perf_counter()
 
-    hooks = []
-    for name in blocks:
-        hooks.append(named[name].register_forward_pre_hook(lambda m, i, n=name: starts.__setitem__(n, now())))
-        hooks.append(named[name].register_forward_hook(
-            lambda m, i, o, n=name: spent.__setitem__(n, spent[n] + now() - starts[n])))
+    timer = _BlockTimer(model, blocks, now)
     try:
         with torch.inference_mode(), autocast(x.device, dtype):
             model(x)  # one untimed pass
-            spent = dict.fromkeys(blocks, 0.0)
+            timer.reset()
             for _ in range(reps):
                 model(x)
     finally:
-        for h in hooks:
-            h.remove()
-    total = sum(spent.values()) or 1.0
-    return {k: v / total for k, v in spent.items()}
+        timer.remove()
+    return timer.shares()

@@ -8,27 +8,37 @@ without tracing; any disagreement, per block and per operator, is raised as a bu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from ..cost import analyze, estimate_memory
 from ..targets import Target
 from .counting import count
+from .depth import depth_with_params
 from .env import environment
 from .latency import LatencyResult, block_shares, measure_latency, resolve_device
 from .memory import MemoryReport, memory_report
 
 CONVENTION = {
-    "flops": "one multiply-add = one FLOP (fvcore, GoogLeNet paper); inference counting: BN folded "
+    "flops": "one multiply-add = one FLOP (fvcore, GoogLeNet paper); 'macs' is the same number, "
+             "'flops_2x_macs' the other convention (2 FLOPs per multiply-add); inference counting: BN folded "
              "into the preceding conv (its fvcore share is shown as batch_norm but not in the total)",
-    "uncounted": "max/avg pooling, residual additions and scalings, LRN count zero; they are listed with "
-                 "how often they occur; ReLU, concat, dropout and flatten are free by fvcore's rule",
+    "uncounted": "max/avg pooling, residual additions and scalings, LRN, element-wise activations count zero; "
+                 "they are listed with how often they occur; ReLU, concat, dropout and flatten are free by fvcore's rule",
+    "unpriced": "operators no counter has a formula for (custom ops and the like): counted zero, so the total "
+                "is a lower bound ('lower_bound': true); attention (scaled_dot_product_attention) and "
+                "torch.utils.flop_counter's operators are counted by their formulas",
     "activations": "output elements of every conv and linear (fvcore ActivationCountAnalysis)",
-    "memory": "bytes; CUDA: measured peak (max_memory_allocated); CPU: meta-device replay estimate; "
-              "'analytic': the cost model's estimate from the spec alone, and its relative error",
+    "memory": "bytes; CUDA: measured peak (max_memory_allocated); CPU: for a spec, the analytic estimate "
+              "(method 'analytic', equal to the meta-device replay to the byte on the zoo); for a module:callable, "
+              "or with --check-memory, the meta-device replay ('meta-estimate') with the analytic estimate "
+              "and its relative error beside it",
     "latency": "milliseconds per batch, eval mode, inference_mode; median over timed runs after a warm-up",
 }
+
+
+TOP_LEVEL = "(top level)"  # the row of FLOPs counted in the model's own forward, outside every block
 
 
 class CountMismatch(RuntimeError):
@@ -60,6 +70,7 @@ class Profile:
     blocks: list[BlockRow]
     env: dict[str, Any]
     convention: dict[str, str] = field(default_factory=lambda: dict(CONVENTION))
+    depth: int | None = None  # conv/linear layers on the longest path, when asked for
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +78,7 @@ class Profile:
             "params": self.params, "flops": self.flops, "activations": self.activations,
             "memory": self.memory, "latency": self.latency,
             "blocks": [{**b.__dict__, "output_shape": list(b.output_shape)} for b in self.blocks],
-            "env": self.env, "convention": self.convention,
+            "env": self.env, "convention": self.convention, "depth": self.depth,
         }
 
 
@@ -92,19 +103,29 @@ def _check_against_analytic(target: Target, size: tuple[int, int, int], aux: boo
 
 def profile(target: Target, aux: bool = False, device: str = "auto", batches: tuple[int, ...] = (1,),
             dtype: str = "fp32", channels_last: bool = False, threads: int | None = None,
-            latency: bool = True, memory: bool = True, check: bool = True) -> Profile:
-    """Profile ``target`` (see :func:`archbench.targets.resolve_target`)."""
+            latency: bool = True, memory: bool = True, check: bool = True, check_memory: bool = False,
+            depth: bool = False, progress: Callable[[str], None] | None = None) -> Profile:
+    """Profile ``target`` (see :func:`archbench.targets.resolve_target`).
+
+    The model is built once and traced once. Memory on the CPU comes from the analytic model
+    when a spec exists (equal to the meta-device replay to the byte on the whole zoo, in a
+    millisecond); the replay runs for ``module:callable`` targets, and for specs when
+    ``check_memory`` asks for both and their difference. ``depth``: also the conv/linear depth
+    (a ``torch.fx`` trace). ``progress`` is told which step starts (the CLI's progress display).
+    """
+    step = progress or (lambda _: None)
     if threads is not None:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     size = target.input
     aux = aux and target.has_aux
     torch.manual_seed(0)
+    step("build")
     model = target.build(aux=aux, input_size=size).eval()
     blocks = [n for n, _ in model.named_children()
               if not (aux and target.spec and n in {h.name for h in target.spec.aux_heads})]
-    x = torch.randn(1, *size)
-    traced = count(model, x, blocks)
+    step("count FLOPs (fvcore trace)")
+    traced = count(model, torch.randn(1, *size), blocks)
     if check and target.spec is not None:
         _check_against_analytic(target, size, aux, traced, blocks)
 
@@ -118,42 +139,66 @@ def profile(target: Target, aux: bool = False, device: str = "auto", batches: tu
                      activations=traced.modules[b].activations,
                      output_elements=_prod(traced.output_shapes.get(b, (0,))[1:]))
             for b in blocks]
+    outside = total_flops - sum(r.flops for r in rows)
+    if outside > 0:  # ops in the model's own forward (attention written inline, say): a row, so shares add up
+        rows.append(BlockRow(name=TOP_LEVEL, output_shape=(), params=0, flops=outside,
+                             flops_pct=100.0 * outside / total_flops, activations=traced.total.activations
+                             - sum(r.activations for r in rows), output_elements=0))
+    layers = depth_with_params(model) if depth else None
 
     latencies: list[LatencyResult] = []
     if latency:
         for batch in batches:
-            latencies.append(measure_latency(model, size, batch, dev, dtype, channels_last))
-        shares = block_shares(model.to(dev), torch.randn(batches[0], *size, device=dev), blocks, dtype)
+            step(f"latency, batch {batch}")
+            latencies.append(measure_latency(model, size, batch, dev, dtype, channels_last,
+                                             blocks=blocks if batch == batches[0] else None))
+        shares = latencies[0].block_shares
+        if shares is None and latencies[0].error is None:  # CUDA: hooks synchronize, so a separate pass
+            shares = block_shares(model.to(dev), torch.randn(batches[0], *size, device=dev), blocks, dtype)
         for row in rows:
-            row.latency_share = shares[row.name]
+            row.latency_share = shares.get(row.name) if shares else None
 
-    mem: MemoryReport | None = None
+    mem: dict[str, Any] | None = None
     if memory:
-        mem = memory_report(lambda: target.build(aux=aux, input_size=size), size, max(batches),
-                            sum(r.output_elements for r in rows) * max(batches), dev)
+        step(f"memory, batch {max(batches)}")
+        mem = _memory(target, model, size, max(batches), aux, dev, check_memory,
+                      sum(r.output_elements for r in rows) * max(batches))
 
     by_op = dict(traced.total.flops_by_op)
     return Profile(
         target=target.label, input=size, aux=aux,
         params={"total": n_params, "trainable": trainable,
                 "aux_heads": n_params - sum(block_params.values()) if aux else 0},
-        flops={"total": total_flops, "with_batch_norm": sum(by_op.values()), "by_operator": by_op,
+        flops={"total": total_flops, "macs": total_flops, "flops_2x_macs": 2 * total_flops,
+               "with_batch_norm": sum(by_op.values()), "by_operator": by_op,
                "batch_norm": by_op.get("batch_norm", 0), "uncounted": traced.unsupported,
+               "unpriced": traced.unpriced, "lower_bound": bool(traced.unpriced),
                "analytic_check": "exact" if check and target.spec is not None else "not applicable"},
         activations={"total": traced.total.activations,
                      "block_output_elements": sum(r.output_elements for r in rows)},
-        memory=_with_analytic(mem, target, size, max(batches), aux),
+        memory=mem,
         latency=[r.to_dict() for r in latencies],
         blocks=rows,
         env={**environment(dev), "dtype": dtype, "batches": list(batches), "channels_last": channels_last},
+        depth=layers,
     )
 
 
-def _with_analytic(mem: MemoryReport | None, target: Target, size: tuple[int, int, int], batch: int,
-                   aux: bool) -> dict[str, Any] | None:
+def _memory(target: Target, model: Any, size: tuple[int, int, int], batch: int, aux: bool, dev: torch.device,
+            check_memory: bool, activation_elements: int) -> dict[str, Any]:
+    """Measured on CUDA; on the CPU the analytic estimate for a spec, the meta replay otherwise
+    (or both, with their difference, when asked to check). The built model is reused: this is
+    its last use, so moving it to the meta device or stepping its optimizer changes nothing else."""
+    if dev.type != "cuda" and target.spec is not None and not check_memory:
+        est = estimate_memory(target.spec, size, batch=batch, aux=aux)
+        return {**est.to_dict(), "method": "analytic", "error": None}
+    mem = memory_report(lambda: model, size, batch, activation_elements, dev)
+    return _with_analytic(mem, target, size, batch, aux)
+
+
+def _with_analytic(mem: MemoryReport, target: Target, size: tuple[int, int, int], batch: int,
+                   aux: bool) -> dict[str, Any]:
     """The memory report, plus (for a spec) the analytic estimate and its error against it."""
-    if mem is None:
-        return None
     out = mem.to_dict()
     if target.spec is not None:
         est = estimate_memory(target.spec, size, batch=batch, aux=aux)

@@ -94,3 +94,88 @@ def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
         ax.grid(True, alpha=0.3, zorder=0)
     axes[0][0].set_ylabel("validation top-1")
     return _save(plt, fig, path)
+
+
+# Axis of a study plot per column: (divide by, label). Costs in the units people read.
+STUDY_AXES = {"flops": (1e9, "GFLOPs (multiply-adds, BN folded)"), "params": (1e6, "parameters (M)"),
+              "latency": (1.0, "latency, batch 1 (ms)"), "memory": (1e6, "peak inference memory (MB)"),
+              "naswot": (1.0, "NASWOT score (higher is better)"), "synflow": (1.0, "log SynFlow (higher is better)"),
+              "train": (1.0, "validation top-1 after short training")}
+_ANALYTIC = ("flops", "params")  # costs the zoo networks have without building them
+
+
+def _zoo_costs() -> list[tuple[str, dict[str, float]]]:
+    from ..cost import analyze
+    from ..spec import load_spec
+    from ..zoo import names
+
+    out = []
+    for name in names():
+        report = analyze(load_spec(name))
+        out.append((name, {"flops": float(report.flops), "params": float(report.params())}))
+    return out
+
+
+def plot_study(trials: Any, x: str, y: str, best: set[int], path: str | Path, title: str,
+               budgets: Any = (), base: int | None = None, zoo: bool = True,
+               front_label: str = "Pareto front") -> Path | None:
+    """Feasible trials, the best ones (Pareto front or top trials), the base network the search
+    started from, each budget on an axis it limits as a dashed line, and the zoo networks as
+    reference points where both axes are costs they have (as marks along the x axis where only
+    x is). Returns None, writing nothing, when no trial is feasible: an empty plot says nothing.
+    """
+    done = trials[trials["feasible"] == True] if len(trials) else trials  # noqa: E712
+    done = done[done[x].notna() & done[y].notna()] if len(done) else done
+    if not len(done):
+        return None
+    plt = _pyplot()
+    (sx, lx), (sy, ly) = STUDY_AXES.get(x, (1.0, x)), STUDY_AXES.get(y, (1.0, y))
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter(done[x] / sx, done[y] / sy, s=18, color="tab:gray", alpha=0.6, label="feasible trials", zorder=2)
+    front = done[done["number"].isin(best)].sort_values(x)
+    ax.plot(front[x] / sx, front[y] / sy, "o", ms=7, color="tab:red", zorder=4, label=front_label)
+    for _, row in front.iterrows():
+        ax.annotate(f"#{int(row['number'])}", (row[x] / sx, row[y] / sy), textcoords="offset points",
+                    xytext=(4, 3), fontsize=8, color="tab:red")
+    if base is not None and (done["number"] == base).any():
+        row = done[done["number"] == base].iloc[0]
+        ax.plot([row[x] / sx], [row[y] / sy], "*", ms=15, color="tab:blue", mec="black", zorder=5,
+                label=f"base network (trial #{base})")
+    for budget in budgets:
+        if budget.kind == x:
+            ax.axvline(budget.limit / sx, color="black", ls="--", lw=1, label=f"budget {budget.text}")
+        elif budget.kind == y:
+            ax.axhline(budget.limit / sy, color="black", ls="--", lw=1, label=f"budget {budget.text}")
+    if zoo and x in _ANALYTIC:
+        _zoo_references(ax, x, y, sx, sy)
+    ax.set_xlabel(lx)
+    ax.set_ylabel(ly)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3, zorder=0)
+    ax.legend(fontsize=8, loc="best")
+    return _save(plt, fig, path)
+
+
+def _zoo_references(ax: Any, x: str, y: str, sx: float, sy: float) -> None:
+    """Zoo networks inside the current x range: points when y is a cost too, else marks on the x axis."""
+    lo, hi = ax.get_xlim()
+    ylo, yhi = ax.get_ylim()
+    shown = [(n, c) for n, c in _zoo_costs() if lo <= c[x] / sx <= hi
+             and (y not in _ANALYTIC or ylo <= c[y] / sy <= yhi)]
+    if not shown:
+        return
+    if y in _ANALYTIC:
+        ax.scatter([c[x] / sx for _, c in shown], [c[y] / sy for _, c in shown], marker="D", s=28,
+                   color="tab:green", zorder=3, label="zoo networks")
+        for name, c in shown:
+            ax.annotate(name, (c[x] / sx, c[y] / sy), textcoords="offset points", xytext=(4, -10), fontsize=8,
+                        color="tab:green")
+    else:
+        transform = ax.get_xaxis_transform()  # x in data, y in axes fraction: marks along the bottom
+        ax.scatter([c[x] / sx for _, c in shown], [0.02] * len(shown), marker="^", s=36, color="tab:green",
+                   transform=transform, zorder=3, label="zoo networks (x only)")
+        for i, (name, c) in enumerate(shown):
+            ax.annotate(name, (c[x] / sx, 0.02), xycoords=transform, textcoords="offset points",
+                        xytext=(0, 6 + 9 * (i % 2)), ha="center", fontsize=7, color="tab:green")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(ylo, yhi)

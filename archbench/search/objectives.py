@@ -22,6 +22,7 @@ your own data with ``archbench calibrate``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,19 +52,30 @@ def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int
     kernel = torch.zeros(batch, batch, dtype=torch.float64)
 
     def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
-        codes = (out.detach().reshape(out.shape[0], -1) > 0).double()
-        kernel.add_(codes @ codes.t() + (1 - codes) @ (1 - codes).t())
+        # Hamming agreement of the binary codes, c c^T + (1-c)(1-c)^T = 2 c c^T - s_i - s_j + n
+        # (s: ones per row): one matrix product instead of two and no (1 - c) copy. In float32 the
+        # product is exact while n < 2^24 (integer sums); wider layers fall back to float64.
+        codes = (out.detach() > 0).reshape(out.shape[0], -1)  # compare first: a channels_last copy of bytes
+        n = codes.shape[1]
+        c = codes.to(torch.float32 if n < 2**24 else torch.float64)
+        ones = c.sum(1, dtype=torch.float64)
+        kernel.add_(2 * (c @ c.t()).double() - ones[:, None] - ones[None, :] + n)
 
     hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
     if not hooks:
         raise ArchbenchError("naswot needs ReLU activations; this network has none")
     model.train()
+    # channels_last halves the CPU time of the forward pass (oneDNN's preferred layout); the kernel
+    # sums over units, so their order does not matter. The caller's module gets its layout back.
+    layout = torch.channels_last if x.dim() == 4 else torch.contiguous_format
+    model.to(memory_format=layout)
     try:
         with torch.no_grad():
-            model(x)
+            model(x.to(memory_format=layout))
     finally:
         for h in hooks:
             h.remove()
+        model.to(memory_format=torch.contiguous_format)
     sign, logdet = torch.linalg.slogdet(kernel)
     return float(logdet) if sign > 0 else float("nan")
 
@@ -111,6 +123,7 @@ TRAIN = "train"
 def get_objectives(names: list[str], train: Any = None) -> list[Objective]:
     """The objectives named; ``train`` needs :class:`~archbench.search.train_objective.TrainSettings`."""
     valid = [*OBJECTIVES, TRAIN]
+    names, explicit = _directions(names)
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise ArchbenchError(f"unknown objective {unknown[0]!r}; available: {', '.join(valid)}")
@@ -128,4 +141,27 @@ def get_objectives(names: list[str], train: Any = None) -> list[Objective]:
                                  "validation top-1 after short training", needs_trial=True))
         else:
             out.append(OBJECTIVES[name])
+    for i, objective in enumerate(out):
+        direction = explicit.get(objective.name)
+        if direction is None and objective.name in COSTS and len(out) > 1:
+            direction = "minimize"  # beside another objective, a cost: the front keeps the cheap networks
+        if direction is not None:
+            out[i] = dataclasses.replace(objective, direction=direction)
     return out
+
+
+COSTS = ("params", "flops")  # maximised alone (a proxy: bigger is usually better), minimised in a Pareto search
+_SUFFIX = {"max": "maximize", "min": "minimize", "maximize": "maximize", "minimize": "minimize"}
+
+
+def _directions(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """``flops:min`` / ``flops:max``: the objective's name and the direction asked for, if any."""
+    plain, explicit = [], {}
+    for text in names:
+        name, _, suffix = text.partition(":")
+        if suffix:
+            if suffix not in _SUFFIX:
+                raise ArchbenchError(f"--objective {text!r}: expected NAME, NAME:min or NAME:max")
+            explicit[name] = _SUFFIX[suffix]
+        plain.append(name)
+    return plain, explicit

@@ -74,7 +74,11 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
     pareto = trials[trials["number"].isin(numbers)] if len(trials) else trials
     written["pareto_csv"] = export_table(pareto, folder / "pareto.csv")
     written["pareto_md"] = export_table(pareto, folder / "pareto.md", caption=f"study {study.study_name}: best feasible trials")
-    written["pareto_png"] = _plot(study, trials, numbers, folder / "pareto.png")
+    plot = _plot(study, trials, numbers, folder / "pareto.png")
+    if plot is not None:
+        written["pareto_png"] = plot
+    for stale in (folder / "best").glob("[0-9][0-9]_trial*.yaml"):  # an earlier report's best, maybe not now
+        stale.unlink()
     if best:
         ensure_dir(folder / "best")
         for rank, t in enumerate(best, 1):
@@ -104,29 +108,20 @@ def evaluated_spec(study: Any, trial: Any) -> Any:
                                                          "did not store its specs)")
 
 
-def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path:
-    from ..report.plots import _pyplot
+def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path | None:
+    """The study plot (see :func:`archbench.report.plots.plot_study`); None when no trial is feasible."""
+    from ..report.plots import STUDY_AXES, plot_study
+    from ..units import parse_budget
 
-    plt = _pyplot()
     names = study.user_attrs.get("objectives") or ["objective"]
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    done = trials[trials["feasible"] == True] if len(trials) else trials  # noqa: E712
-    if len(names) > 1:
-        x, y = names[0], names[1]
+    if len(names) > 1:  # a cost on the x axis, when one of the objectives is one
+        x, y = (names[1], names[0]) if names[0] in STUDY_AXES and names[1] in ("flops", "params", "latency") \
+            else (names[0], names[1])
     else:
         x, y = "flops", names[0]
-    if len(done):
-        ax.scatter(done[x], done[y], s=18, color="tab:gray", alpha=0.6, label="feasible trials")
-        front = done[done["number"].isin(best)]
-        ax.scatter(front[x], front[y], s=40, color="tab:red", label="best" if len(names) == 1 else "Pareto front")
-        for _, row in front.iterrows():
-            ax.annotate(str(int(row["number"])), (row[x], row[y]), textcoords="offset points", xytext=(4, 3), fontsize=8)
-    ax.set_xlabel(x if x != "flops" else "FLOPs (multiply-adds)")
-    ax.set_ylabel(y)
-    ax.set_title(f"study {study.study_name}")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    base = next((t.number for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+                 if t.system_attrs.get("fixed_params") is not None), None)  # the enqueued base network
+    path.unlink(missing_ok=True)  # never leave a stale plot beside fresh tables
+    return plot_study(trials, x, y, best, path, f"study {study.study_name}",
+                      budgets=[parse_budget(b) for b in study.user_attrs.get("budgets", [])], base=base,
+                      front_label="Pareto front" if len(names) > 1 else "best trials")
