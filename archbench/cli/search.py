@@ -19,9 +19,11 @@ def search(
     budget: Annotated[list[str] | None, typer.Option("--budget", help=BUDGET_HELP)] = None,
     space: Annotated[str, typer.Option(help="Search space: a shipped name (inception_v1, inception_v3, "
                                             "inception_resnet) or a YAML file.")] = "inception_v1",
-    objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot (default), synflow, params, "
-                                                        "flops, latency, train (needs --data); repeat for a "
-                                                        "multi-objective search.")] = None,
+    objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot, synflow, snip, grad_norm, "
+                                                        "jacob_cov, ensemble, params, flops, latency, train (needs "
+                                                        "--data); repeat for a multi-objective search. Default: the "
+                                                        "cheapest signal the shipped calibration supports "
+                                                        "(docs/search.md).")] = None,
     trials: Annotated[int, typer.Option(help="Trials to run (in addition to finished ones when resuming).")] = 50,
     study: Annotated[str | None, typer.Option(help="Study name; an existing one is resumed. Default: the space's name.")] = None,
     storage: Annotated[str | None, typer.Option(help="RDB URL (postgresql://...) shared by workers on several "
@@ -45,13 +47,14 @@ def search(
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ..search.defaults import default_objective, objective_note
     from ..search.report import write_report
     from ..search.runner import SearchConfig, prepare, run_search
     from ..search.train_objective import TrainSettings
 
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
-    config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
+    config = SearchConfig(space=space, budgets=budget or [], objectives=objective or [default_objective()], trials=trials,
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
@@ -84,10 +87,12 @@ def search(
     folder = Path(results) / found.study_name
     written = write_report(found, folder)
     console.print(f"study {found.study_name}: {len(found.trials)} trials in {folder}/ "
-                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, best/*.yaml)")
+                  f"(trials.csv, trials.md, pareto.csv, pareto.md, pareto.png, importance.*, best/*.yaml)")
     for key, path in written.items():
         if key.startswith("best_"):
             console.print(f"  {path}")
+    for line in objective_note(config.objectives):
+        console.print(line, markup=False, highlight=False)
 
 
 @user_errors

@@ -22,6 +22,7 @@ from ..errors import ArchbenchError
 from ..spec.canonical import architecture_hash
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
+from .defaults import default_objective
 from .objectives import Objective, get_objectives
 from .space import SearchSpace, load_space
 from .train_objective import TrainSettings, make_pruner
@@ -31,7 +32,7 @@ from .train_objective import TrainSettings, make_pruner
 class SearchConfig:
     space: str = "inception_v1"
     budgets: list[str] = field(default_factory=list)
-    objectives: list[str] = field(default_factory=lambda: ["naswot"])
+    objectives: list[str] = field(default_factory=lambda: [default_objective()])  # from the shipped calibration
     trials: int = 50
     study: str | None = None
     storage: str | None = None
