@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typer.testing import CliRunner
 from archbench.cli.app import app
 from archbench.errors import ArchbenchError
 from archbench.search import train_objective
-from archbench.search.calibrate import CalibrationConfig, calibrate, correlations
-from archbench.search.objectives import get_objectives
+from archbench.search.calibrate import CHEAP, CalibrationConfig, calibrate, correlations
+from archbench.search.objectives import OBJECTIVES, get_objectives
 from archbench.search.runner import SearchConfig, run_search
 from archbench.search.train_objective import TrainSettings
 
@@ -176,9 +177,13 @@ def test_calibrate_command_writes_its_outputs(tmp_path):
                                  "--results", str(tmp_path)])
     assert result.exit_code == 0, result.output
     folder = tmp_path / "calibrate" / "tiny"
-    for name in ("samples.csv", "correlations.csv", "correlations.md", "calibration.png"):
+    for name in ("samples.csv", "correlations.csv", "correlations.md", "calibration.png", "calibration.json"):
         assert (folder / name).stat().st_size > 0
     assert "Spearman" in result.output
+    assert "beat the params and FLOPs baselines" in " ".join(result.output.split())
+    written = json.loads((folder / "calibration.json").read_text())
+    assert written["samples"] == 3 and written["recipe"]["max_steps"] == 3 and written["default"] in OBJECTIVES
+    assert {row["objective"] for row in written["objectives"]} == set(CHEAP)
 
 
 def test_calibrate_with_a_bad_data_path_is_a_user_error(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -52,14 +53,16 @@ def calibrate(
         def on_sample(i: int, row: dict) -> None:
             progress.update(task, completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
 
+        started = time.perf_counter()
         result = run_calibrate(config, on_sample)
+        wall_s = time.perf_counter() - started
     folder = Path(results) / "calibrate" / name
     export_table(result.samples, folder / "samples.csv")
     export_table(result.correlations, folder / "correlations.csv")
     export_table(result.correlations, folder / "correlations.md",
                  caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data}; "
                          f"intervals: bootstrap 95%, margins: paired bootstrap)")
-    write_json(document(result, config, "archbench " + " ".join(sys.argv[1:])), folder / "calibration.json")
+    write_json(document(result, config, "archbench " + " ".join(sys.argv[1:]), wall_s), folder / "calibration.json")
     plot = plot_calibration(result.samples, result.correlations, folder / "calibration.png")
 
     table = make_table(f"{name}: Spearman with validation top-1 and margins over the baselines, bootstrap 95% "

@@ -118,4 +118,20 @@ def report(
         raise ArchbenchError(f"no study named {study!r} in that storage") from None
     written = write_report(found, Path(results) / study, top=top)
     finished = [t for t in found.trials if t.state.is_finished()]
+    _print_importance(written["importance_csv"])
     console.print(f"study {study}: {len(finished)} finished trials; wrote {len(written)} files to {results}/{study}/")
+
+
+def _print_importance(path: Path) -> None:
+    """The importance table (``importance.csv``) on the terminal: which choice matters for which objective."""
+    import pandas as pd
+
+    from .common import make_table
+
+    table = pd.read_csv(path)
+    objectives = [c for c in table.columns if c not in ("parameter", "trials", "top_quantile")]
+    view = make_table(f"parameter importance (PED-ANOVA, top {table['top_quantile'].iloc[0]:.0%} of "
+                      f"{table['trials'].iloc[0]} feasible trials)", ["parameter", *objectives], left=("parameter",))
+    for row in table.to_dict(orient="records"):
+        view.add_row(row["parameter"], *("-" if pd.isna(row[o]) else f"{row[o]:.3f}" for o in objectives))
+    console.print(view)

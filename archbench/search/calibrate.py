@@ -245,15 +245,13 @@ def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any
     return Calibration(samples=samples, correlations=correlations(samples, seed=config.seed), seconds=seconds)
 
 
-def document(result: Calibration, config: CalibrationConfig, command: str) -> dict[str, Any]:
+def document(result: Calibration, config: CalibrationConfig, command: str, wall_s: float | None = None) -> dict[str, Any]:
     """The calibration as one JSON document: what was measured, how, where and when, and the
     default objective it supports. Shipped as ``archbench/search/calibration.json``."""
     import dataclasses
     import datetime
-    import os
-    import platform
 
-    import torch
+    from ..profile.env import environment
 
     samples = result.samples
     seconds = {name: float(value) for name, value in result.seconds.items()}
@@ -264,7 +262,7 @@ def document(result: Calibration, config: CalibrationConfig, command: str) -> di
     return {
         "command": command,
         "measured": datetime.date.today().isoformat(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "machine": environment(), "wall_s": wall_s,
         "space": config.space, "samples": config.samples, "budgets": list(config.budgets), "seed": config.seed,
         "recipe": dataclasses.asdict(config.train),
         "accuracy": {"min": float(accuracy.min()), "median": float(accuracy.median()), "max": float(accuracy.max())},
