@@ -85,6 +85,8 @@ def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
     import math
 
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     rows = correlations.to_dict(orient="records")
     columns = 3
     grid_rows = (len(rows) + 1 + columns - 1) // columns
@@ -96,6 +98,8 @@ def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
         ax.set_xlabel(name)
         if name in ("params", "flops") and samples[name].max() / max(samples[name].min(), 1e-9) > 30:
             ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(4))  # long tick labels (jacob_cov) must not collide
         ax.set_title(f"ρ {row['spearman']:+.2f}   τ {row['kendall']:+.2f}", fontsize=10)
         ax.set_ylabel("validation top-1")
         ax.grid(True, alpha=0.3, zorder=0)
@@ -110,7 +114,7 @@ def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
     forest.axvline(0, color="black", lw=0.8)
     forest.set_yticks(range(len(rows)), [row["objective"] for row in rows])
     forest.invert_yaxis()
-    forest.set_xlim(-1, 1)
+    forest.set_xlim(-1.05, 1.05)
     forest.set_xlabel("Spearman with accuracy (95% bootstrap)")
     forest.grid(True, axis="x", alpha=0.3)
     for ax in flat[len(rows) + 1:]:
