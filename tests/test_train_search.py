@@ -58,6 +58,7 @@ def test_unknown_pruner_is_a_user_error():
 class _Epoch:
     epoch: int
     val_top1: float
+    steps: int = 10  # optimizer steps in the epoch, as in the real EpochMetrics
 
 
 def _scripted_fit(epochs_run: list[int], accuracy_of):
@@ -92,9 +93,9 @@ def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives, prune
     accuracy = lambda model: sum(p.numel() for p in model.parameters()) / 1e6  # noqa: E731
     monkeypatch.setattr("archbench.train.fit", _scripted_fit(epochs_run, accuracy))
     monkeypatch.setattr(train_objective.TrainObjective, "data", property(lambda self: _FakeData()))
-    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True: spec)
+    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True, **_: spec)
     monkeypatch.setattr("archbench.train.model_for_data",
-                        lambda spec, data, aux=True, seed=None: (archbench.build(spec), spec))
+                        lambda spec, data, aux=True, seed=None, **_: (archbench.build(spec), spec))
     config = SearchConfig(space=TINY_SPACE, objectives=objectives, trials=16, results=str(tmp_path), seed=3,
                           sampler="random", repair=False, budgets=["1GFLOPs"],
                           train=TrainSettings(data="synthetic", epochs=4, pruner=pruner))
