@@ -9,10 +9,10 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         trained with every seed on the same data: spread of accuracy across architectures
         against the seed-to-seed standard deviation (the ground truth separates architectures
         when the spread is at least 3x the seed std).
-    python benchmarks/bench_signal.py search [--seeds 0,1,2 --trials 10]
-        per search seed, three train-objective searches of ``--trials`` trials: TPE with
-        successive halving, random with successive halving (equal budget: TPE vs random), and
-        TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 12]
+        per search seed, train-objective searches of ``--trials`` trials: TPE with successive
+        halving and random with successive halving (TPE vs random, compared at equal training
+        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
         (accuracy up, params down) and training steps to reach each best accuracy.
     python benchmarks/bench_signal.py gap [--seeds 1,2]
         the best network of the TPE searches against the space's base network scaled into the
@@ -162,15 +162,25 @@ def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
 
 def search(args: argparse.Namespace) -> dict:
     runs: dict[str, list] = {}
+    plan = [(seed, sampler, "sh") for seed in args.seeds for sampler in ("tpe", "random")]
+    plan += [(seed, "tpe", "none") for seed in args.full_seeds]
+    partial = Path(args.out) / "search_partial.json"
+    partial.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        for seed in args.seeds:
-            for sampler, pruner in (("tpe", "sh"), ("random", "sh"), ("tpe", "none")):
-                runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, args.trials, folder)
+        for seed, sampler, pruner in plan:
+            runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, args.trials, folder)
+            partial.write_text(json.dumps(runs, default=str))  # a killed run keeps what it finished
+    return summarize_search(runs, args.seeds)
+
+
+def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
     max_params = max(t["params"] for trials in runs.values() for t in trials if t["params"])
     summary = {key: search_summary(trials, max_params) for key, trials in runs.items()}
+    empty = {"best": None, "steps_to_best": None, "steps": None, "curve": []}
     rows = []
-    for seed in args.seeds:
-        tpe, rnd, full = (summary[f"{k}_{seed}"] for k in ("tpe_sh", "random_sh", "tpe_none"))
+    for seed in seeds:
+        tpe, rnd = (summary[f"{k}_{seed}"] for k in ("tpe_sh", "random_sh"))
+        full = summary.get(f"tpe_none_{seed}", empty)
         common = min(tpe["steps"], rnd["steps"])  # equal training compute: both cut at the smaller total
         at = {k: max([v for s, v in summary[f"{k}_{seed}"]["curve"] if s <= common], default=None)
               for k in ("tpe_sh", "random_sh")}
@@ -188,7 +198,7 @@ def search(args: argparse.Namespace) -> dict:
               f"{r['full_steps_to_best']} steps ({r['full_steps']} in all), successive halving reached it after "
               f"{r['sh_steps_to_full_best']} (its own best {r['sh_best']} after {r['sh_steps_to_best']}, "
               f"{r['sh_steps']} in all)", flush=True)
-    return {"runs": runs, "summary": summary, "rows": rows}
+    return {"runs": runs, "summary": summary, "rows": rows, "max_params": max_params}
 
 
 def gap(args: argparse.Namespace) -> dict:
@@ -224,8 +234,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("spread", "search", "gap"))
     parser.add_argument("--archs", type=int, default=6)
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1],
+                        help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/signal")
     args = parser.parse_args()

@@ -85,7 +85,11 @@ def _sampler(config: SearchConfig, worker: int, multi: bool) -> Any:
     seed = config.seed + worker
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1)
+    # TPE samples at random until n_startup_trials have finished (10 by default), which would make a
+    # short (training) search a random one: start modelling after a quarter of the trials, 4 at least.
+    startup = max(4, min(10, config.trials // 4))
+    return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1,
+                                      n_startup_trials=startup)
 
 
 class Evaluator:
