@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import console, make_table, user_errors
+from .common import STEM_HELP, console, make_table, user_errors
 
 
 @user_errors
@@ -25,6 +25,7 @@ def calibrate(
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
                                                               "the data's image size).")] = True,
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
     results: Annotated[str, typer.Option(help="Output folder.")] = "results",
 ) -> None:
@@ -43,7 +44,7 @@ def calibrate(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
     settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
-                             batch_size=batch_size, seed=seed, pruner="none", aux=aux)
+                             batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
     with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

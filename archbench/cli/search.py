@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import console, user_errors
+from .common import STEM_HELP, console, user_errors
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -42,7 +42,13 @@ def search(
     train_batch: Annotated[int, typer.Option(help="Training batch size (train objective).")] = 64,
     train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
                                             "off when they do not fit the data's image size).")] = True,
-    pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
+    pruner: Annotated[str, typer.Option(help="Stop hopeless trials across epochs: sh (successive halving), hyperband "
+                                             "(one objective only), median or none.")] = "sh",
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
+    warmup: Annotated[int, typer.Option(help="Zero-cost warm-up (train objective): score this many random "
+                                             "candidates with --warmup-signal and train the best first. 0: off.")] = 0,
+    warmup_top: Annotated[int | None, typer.Option(help="Warm-up candidates to train first (default: a quarter).")] = None,
+    warmup_signal: Annotated[str, typer.Option(help="Cheap objective that ranks the warm-up candidates.")] = "synflow",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -51,6 +57,7 @@ def search(
     from ..search.report import write_report
     from ..search.runner import SearchConfig, prepare, run_search
     from ..search.train_objective import TrainSettings
+    from ..search.warmup import WarmUp
 
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
@@ -59,7 +66,8 @@ def search(
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
-                              batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux))
+                              batch_size=train_batch, pruner=pruner, seed=seed, aux=train_aux, stem=stem),
+                          warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4), warmup_signal))
     prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     state = {"done": 0, "feasible": 0, "best": None}
     with Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

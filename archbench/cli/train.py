@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, err_console, user_errors
+from .common import STEM_HELP, console, err_console, user_errors
 
 DATA_HELP = ("Image folder (ROOT/<class>/* or ROOT/train + ROOT/val), .npz/.pt tensors, "
              "synthetic[:CLASSES[:SIZE[:COUNT]]] or cifar10[:ROOT]. See docs/training.md.")
@@ -60,6 +60,7 @@ def train(
     warmup: Annotated[float, typer.Option(help="Linear warm-up, in epochs.")] = 0.0,
     label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the training loss.")] = 0.0,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the spec's aux heads too (if it has any).")] = True,
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     aux_weight: Annotated[float, typer.Option(help="Loss weight of each aux head (GoogLeNet: 0.3).")] = 0.3,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -84,24 +85,28 @@ def train(
 
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
-           label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
+           label_smoothing: float, aux: bool, stem: str, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
            workers: int | None, seed: int, out: Path | None, resume: bool) -> None:
     from ..nn.device import resolve_device
     from ..spec import dump_yaml
     from ..targets import resolve_target
     from ..train import TrainConfig, fit, load_data, model_for_data
+    from ..train.stem import check_stem, uses_small_stem
 
-    resolve_device(device)  # a bad --device fails before any data is loaded
+    resolve_device(device)  # a bad --device or --stem fails before any data is loaded
+    check_stem(stem)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                          schedule=schedule, warmup_epochs=warmup, label_smoothing=label_smoothing, aux_weight=aux_weight,
                          max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
     tgt = resolve_target(target)
     dataset = load_data(data, image_size=image_size, val_fraction=val_fraction, seed=seed)
-    model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed)  # seeded weights; the caller's RNG untouched
+    model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed, stem=stem)  # seeded weights; the caller's RNG untouched
     out = out or default_out(tgt.label)
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
+    small = spec is not None and uses_small_stem(spec)
     console.print(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
+                  + ("; small-image stem (3x3 stride-1 conv)" if small else "")
                   + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
     if not resume and (out / "last.pt").exists():
         console.print(f"[yellow]note:[/] starting over in {escape(str(out))} (its previous run is replaced; --resume continues it)")
