@@ -226,3 +226,17 @@ def test_importance_finds_the_parameter_each_objective_depends_on(tmp_path):
 def test_importance_is_undefined_for_a_constant_objective():
     study = _synthetic_study(["c"], lambda v: 1.0)
     assert param_importances(study)["c"].isna().all()
+
+
+def test_warm_up_with_the_ensemble_votes_within_its_sample():
+    from archbench.search.train_objective import TrainObjective, TrainSettings
+    from archbench.search.warmup import WarmUp, score_candidates
+    from archbench.units import parse_budget
+
+    objective = TrainObjective(TrainSettings(data="synthetic:10:32:60", epochs=1))
+    space = load_space(TINY_SPACE)
+    ranked = score_candidates(space, [parse_budget("2MFLOPs")], WarmUp(samples=4, top=2, signal="ensemble"), objective)
+    scores = [s for s, _ in ranked]
+    assert len(scores) == 4 and scores == sorted(scores, reverse=True)
+    # a Borda count over 4 candidates: the pairwise votes sum to one per pair, 6 pairs, 3 others each
+    assert sum(scores) * 3 == pytest.approx(6.0)

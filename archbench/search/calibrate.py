@@ -217,32 +217,46 @@ def summary(table: Any) -> str:
     return head + tail
 
 
-def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any]], None] | None = None) -> Calibration:
-    """Sample, measure every cheap objective and a short-training accuracy, correlate."""
-    import pandas as pd
+def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any]], None] | None = None,
+              shard: tuple[int, int] = (0, 1)) -> Calibration:
+    """Sample, measure every cheap objective and a short-training accuracy, correlate.
 
-    from ..spec.canonical import architecture_hash
-
+    ``shard=(i, n)`` measures only the samples whose index is ``i`` modulo ``n`` (the same
+    samples, seeded, in every shard): n processes share a calibration, and
+    :func:`from_rows` joins their rows. ``on_sample(i, row)`` gets each row as it is measured,
+    with the proxies' ``seconds_<name>``."""
     if config.samples < 3:
         raise ArchbenchError("--samples must be at least 3 (a rank correlation needs three points)")
+    from ..spec.canonical import architecture_hash
+
     space = load_space(config.space)
     objective = TrainObjective(config.train)
     objective.check(space.spec(space.defaults))  # bad data, options or image size: before any sampling
-    rows, timings = [], []
+    rows = []
     for i, (values, spec) in enumerate(sample_specs(space, config)):
+        if i % shard[1] != shard[0]:
+            continue
         model, adapted = objective.model(spec)
         row: dict[str, Any] = {"sample": i, **{f"param_{k}": v for k, v in values.items()},
                                "width_multiplier": spec.width_multiplier, "arch_hash": architecture_hash(spec)}
-        measured = measure_cheap(adapted, objective.data, config.seed)
-        timings.append({k[len("seconds_"):]: measured.pop(k) for k in list(measured) if k.startswith("seconds_")})
-        row.update(measured)
+        row.update(measure_cheap(adapted, objective.data, config.seed))
         row["accuracy"] = objective.accuracy(spec, model=model)
         rows.append(row)
         if on_sample is not None:
             on_sample(i, row)
-    samples = add_ensemble(pd.DataFrame(rows))
-    seconds = pd.DataFrame(timings).mean().to_dict()  # timings vary run to run: kept out of the samples
-    return Calibration(samples=samples, correlations=correlations(samples, seed=config.seed), seconds=seconds)
+    return from_rows(rows, config.seed)
+
+
+def from_rows(rows: list[dict[str, Any]], seed: int = 0) -> Calibration:
+    """The calibration of measured rows (one per sample, as :func:`calibrate` measures them):
+    the ensemble vote within them, the correlations, the mean time of each proxy."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).sort_values("sample").reset_index(drop=True)
+    timing = [c for c in frame.columns if c.startswith("seconds_")]
+    seconds = {c[len("seconds_"):]: float(frame[c].mean()) for c in timing}
+    samples = add_ensemble(frame.drop(columns=timing))  # timings vary run to run: kept out of the samples
+    return Calibration(samples=samples, correlations=correlations(samples, seed=seed), seconds=seconds)
 
 
 def document(result: Calibration, config: CalibrationConfig, command: str, wall_s: float | None = None) -> dict[str, Any]:
@@ -263,7 +277,7 @@ def document(result: Calibration, config: CalibrationConfig, command: str, wall_
         "command": command,
         "measured": datetime.date.today().isoformat(),
         "machine": environment(), "wall_s": wall_s,
-        "space": config.space, "samples": config.samples, "budgets": list(config.budgets), "seed": config.seed,
+        "space": config.space, "samples": len(samples), "budgets": list(config.budgets), "seed": config.seed,
         "recipe": dataclasses.asdict(config.train),
         "accuracy": {"min": float(accuracy.min()), "median": float(accuracy.median()), "max": float(accuracy.max())},
         "seconds": seconds,

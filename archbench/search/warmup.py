@@ -41,7 +41,7 @@ def score_candidates(space: Any, budgets: list, warm: WarmUp, objective: Any, se
     import torch
 
     from .budget import price, repair
-    from .objectives import OBJECTIVES
+    from .objectives import ENSEMBLE, OBJECTIVES, vote_score
 
     signal = OBJECTIVES[warm.signal]
     sign = 1.0 if signal.direction == "maximize" else -1.0
@@ -59,11 +59,18 @@ def score_candidates(space: Any, budgets: list, warm: WarmUp, objective: Any, se
         try:
             with torch.random.fork_rng():
                 torch.manual_seed(seed)
-                value = (signal.fn(model, adapted.input) if signal.needs_model
-                         else signal.fn(price(adapted, [])))
+                if warm.signal == "ensemble":  # its voters now; the vote within the sample below
+                    value = {name: OBJECTIVES[name].fn(model, adapted.input) for name in ENSEMBLE}
+                else:
+                    value = (signal.fn(model, adapted.input) if signal.needs_model
+                             else signal.fn(price(adapted, [])))
         except ArchbenchError:
-            value = math.nan
-        scored.append((sign * float(value), values))
+            value = math.nan if warm.signal != "ensemble" else {}
+        scored.append((value if warm.signal == "ensemble" else sign * float(value), values))
+    if warm.signal == "ensemble":  # each candidate's vote score against the other sampled candidates
+        votes = [v for v, _ in scored]
+        scored = [(vote_score(v, votes[:i] + votes[i + 1:]) if v else math.nan, values)
+                  for i, (v, values) in enumerate(scored)]
     scored.sort(key=lambda item: (math.isnan(item[0]), -item[0] if not math.isnan(item[0]) else 0.0))
     return scored
 
