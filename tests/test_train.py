@@ -491,10 +491,11 @@ def TINY_LITERAL_SPEC():  # a spec whose classifier states its width as a number
 
 def test_adapt_spec_collapse_suggests_an_image_size():
     with pytest.raises(ShapeError) as info:
-        adapt_spec("inception_v3", classes=10, input_shape=(3, 32, 32))
+        adapt_spec("inception_v3", classes=10, input_shape=(3, 32, 32), stem="imagenet")
     message = str(info.value)
     assert "collapses spatially" in message and "--image-size 75" in message and "--no-aux" in message
-    result = runner.invoke(app, ["train", "alexnet", "--data", "synthetic:4:32:40", "--epochs", "1"],
+    assert "--stem small" in message
+    result = runner.invoke(app, ["train", "alexnet", "--data", "synthetic:4:32:40", "--epochs", "1", "--stem", "imagenet"],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "--image-size 64" in result.output and "Traceback" not in result.output
 

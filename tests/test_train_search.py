@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typer.testing import CliRunner
 from archbench.cli.app import app
 from archbench.errors import ArchbenchError
 from archbench.search import train_objective
-from archbench.search.calibrate import CalibrationConfig, calibrate, correlations
-from archbench.search.objectives import get_objectives
+from archbench.search.calibrate import CHEAP, CalibrationConfig, calibrate, correlations
+from archbench.search.objectives import OBJECTIVES, get_objectives
 from archbench.search.runner import SearchConfig, run_search
 from archbench.search.train_objective import TrainSettings
 
@@ -58,6 +59,7 @@ def test_unknown_pruner_is_a_user_error():
 class _Epoch:
     epoch: int
     val_top1: float
+    steps: int = 10  # optimizer steps in the epoch, as in the real EpochMetrics
 
 
 def _scripted_fit(epochs_run: list[int], accuracy_of):
@@ -78,8 +80,8 @@ def _scripted_fit(epochs_run: list[int], accuracy_of):
 
 
 @pytest.mark.parametrize("objectives,pruner", [(["train"], "median"), (["train", "flops"], "median"),
-                                               (["train"], "hyperband")],
-                         ids=["single-median", "multi-median", "single-hyperband"])
+                                               (["train"], "hyperband"), (["train"], "sh"), (["train", "flops"], "sh")],
+                         ids=["single-median", "multi-median", "single-hyperband", "single-sh", "multi-sh"])
 def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives, pruner):
     """Pruned trials stop training early; with the median rule, below the median of earlier ones.
 
@@ -92,9 +94,9 @@ def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives, prune
     accuracy = lambda model: sum(p.numel() for p in model.parameters()) / 1e6  # noqa: E731
     monkeypatch.setattr("archbench.train.fit", _scripted_fit(epochs_run, accuracy))
     monkeypatch.setattr(train_objective.TrainObjective, "data", property(lambda self: _FakeData()))
-    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True: spec)
+    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True, **_: spec)
     monkeypatch.setattr("archbench.train.model_for_data",
-                        lambda spec, data, aux=True, seed=None: (archbench.build(spec), spec))
+                        lambda spec, data, aux=True, seed=None, **_: (archbench.build(spec), spec))
     config = SearchConfig(space=TINY_SPACE, objectives=objectives, trials=16, results=str(tmp_path), seed=3,
                           sampler="random", repair=False, budgets=["1GFLOPs"],
                           train=TrainSettings(data="synthetic", epochs=4, pruner=pruner))
@@ -114,6 +116,79 @@ def test_pruning_stops_bad_trials_early(monkeypatch, tmp_path, objectives, prune
             key = f"val_top1_epoch{ran}"
             earlier = [o.user_attrs[key] for o in completed if o.number < t.number]
             assert len(earlier) >= 4 and t.user_attrs[key] < statistics.median(earlier)
+        if pruner == "sh":  # pruned at a rung (epochs 1, 3), outside the best third of the trials there before it
+            key = f"val_top1_epoch{ran}"
+            assert ran in (1, 3)
+            earlier = [o.user_attrs[key] for o in trained if o.number < t.number and key in o.user_attrs]
+            keep = max(1, (len(earlier) + 1) // 3)
+            assert t.user_attrs[key] < sorted([*earlier, t.user_attrs[key]], reverse=True)[keep - 1]
+    for t in trained:  # every trial records the optimizer steps it took (10 per epoch in the script)
+        assert t.user_attrs["train_steps"] == 10 * epochs_run[trained.index(t)]
+
+
+@pytest.mark.parametrize("epoch,rung", [(1, 0), (2, None), (3, 1), (4, None), (8, None), (9, 2), (27, 3)])
+def test_rungs_of_successive_halving(epoch, rung):
+    assert train_objective.rung_of(epoch) == rung  # epochs 1, 3, 9, 27 with eta = 3
+
+
+def test_halving_matches_optunas_successive_halving_rule():
+    """archbench's multi-objective rule decides exactly as Optuna's SuccessiveHalvingPruner would."""
+    import random
+
+    from optuna.pruners._successive_halving import _is_trial_promotable_to_next_rung
+    from optuna.study import StudyDirection
+
+    assert not train_objective.halving_prunes(0.2, [])  # the first trial at a rung goes on
+    assert train_objective.halving_prunes(0.5, [0.6]) and not train_objective.halving_prunes(0.7, [0.6])
+    # 6 values: the best 2 go on
+    assert train_objective.halving_prunes(0.4, [0.9, 0.8, 0.3, 0.2, 0.1])
+    assert not train_objective.halving_prunes(0.85, [0.9, 0.8, 0.3, 0.2, 0.1])
+    rng = random.Random(0)
+    for _ in range(500):
+        others = [rng.choice([0.1, 0.2, 0.3, 0.4, 0.5]) for _ in range(rng.randrange(0, 12))]  # ties included
+        value = rng.choice([0.1, 0.2, 0.3, 0.4, 0.5])
+        for eta in (2, 3, 4):
+            promoted = _is_trial_promotable_to_next_rung(value, [*others, value], eta, StudyDirection.MAXIMIZE)
+            assert train_objective.halving_prunes(value, others, eta) == (not promoted)
+
+
+def test_zero_cost_warm_up_trains_the_best_ranked_candidates_first(monkeypatch, tmp_path):
+    """After the base network, the search trains the warm-up's top candidates by the cheap signal, best first."""
+    import archbench
+    from archbench.search.space import load_space
+    from archbench.search.warmup import WarmUp, score_candidates
+    from archbench.units import parse_budget
+
+    epochs_run: list[int] = []
+    monkeypatch.setattr("archbench.train.fit", _scripted_fit(epochs_run, lambda model: 0.5))
+    monkeypatch.setattr(train_objective.TrainObjective, "data", property(lambda self: _FakeData()))
+    monkeypatch.setattr("archbench.train.adapt_spec", lambda spec, data, aux=True, **_: spec)
+    monkeypatch.setattr("archbench.train.model_for_data",
+                        lambda spec, data, aux=True, seed=None, **_: (archbench.build(spec), spec))
+    warm = WarmUp(samples=12, top=3, signal="params")
+    settings = TrainSettings(data="synthetic", epochs=1, pruner="none")
+    config = SearchConfig(space=TINY_SPACE, objectives=["train"], trials=5, results=str(tmp_path), seed=2,
+                          budgets=["2MFLOPs"], train=settings, warmup=warm)
+    study = run_search(config)
+    space = load_space(TINY_SPACE)
+    ranked = score_candidates(space, [parse_budget("2MFLOPs")], warm, train_objective.TrainObjective(settings), seed=2)
+    assert len(ranked) >= 3 and [s for s, _ in ranked] == sorted((s for s, _ in ranked), reverse=True)
+    assert study.trials[0].params == space.defaults
+    assert [t.params for t in study.trials[1:4]] == [values for _, values in ranked[:3]]
+    assert all(t.user_attrs["warmup_signal"] == "params" for t in study.trials[1:4])
+    params = [t.user_attrs["params"] for t in study.trials[1:4]]
+    assert params == sorted(params, reverse=True)  # the signal's order, repaired as the search repairs
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--warmup", "10"], "needs --objective train"),
+    (["--objective", "train", "--data", "synthetic:4:32:40", "--warmup", "4", "--warmup-top", "5"], "top <= samples"),
+    (["--objective", "train", "--data", "synthetic:4:32:40", "--warmup", "4", "--warmup-signal", "magic"],
+     "--warmup-signal"),
+], ids=["no-train", "top-over-samples", "bad-signal"])
+def test_bad_warm_up_options_are_user_errors(tmp_path, argv, message):
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--trials", "1", "--results", str(tmp_path), *argv])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
 class _FakeData:
@@ -176,9 +251,13 @@ def test_calibrate_command_writes_its_outputs(tmp_path):
                                  "--results", str(tmp_path)])
     assert result.exit_code == 0, result.output
     folder = tmp_path / "calibrate" / "tiny"
-    for name in ("samples.csv", "correlations.csv", "correlations.md", "calibration.png"):
+    for name in ("samples.csv", "correlations.csv", "correlations.md", "calibration.png", "calibration.json"):
         assert (folder / name).stat().st_size > 0
     assert "Spearman" in result.output
+    assert "beat the params and flops baselines" in " ".join(result.output.split()).lower()
+    written = json.loads((folder / "calibration.json").read_text())
+    assert written["samples"] == 3 and written["recipe"]["max_steps"] == 3 and written["default"] in OBJECTIVES
+    assert {row["objective"] for row in written["objectives"]} == set(CHEAP)
 
 
 def test_calibrate_with_a_bad_data_path_is_a_user_error(tmp_path):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .common import console, make_table, user_errors
+from .common import STEM_HELP, console, make_table, user_errors
 
 
 @user_errors
@@ -24,24 +25,27 @@ def calibrate(
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
                                                               "the data's image size).")] = True,
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
     out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
     results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the correlations as JSON on stdout.")] = False,
 ) -> None:
-    """Check which cheap objective (naswot, synflow, params, flops) ranks like measured accuracy on your data."""
+    """Check which cheap objective (naswot, synflow, snip, grad_norm, jacob_cov, ensemble) ranks like measured
+    accuracy on your data, and whether it beats the params and FLOPs baselines."""
     import optuna
 
-    from ..report import export_table
+    from ..report import export_table, write_json
     from ..report.plots import plot_calibration
-    from ..search.calibrate import CalibrationConfig
+    from ..search.calibrate import CalibrationConfig, document, summary
+    from ..search.defaults import FREE, beats_baselines
     from ..search.calibrate import calibrate as run_calibrate
     from ..search.space import load_space
     from ..search.train_objective import TrainSettings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
     settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
-                             batch_size=batch_size, seed=seed, pruner="none", aux=aux)
+                             batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
     from ..files import check_output_dir
@@ -55,12 +59,16 @@ def calibrate(
         def on_sample(i: int, row: dict) -> None:
             update(completed=i + 1, description=f"last accuracy {row['accuracy']:.3f}")
 
+        started = time.perf_counter()
         result = run_calibrate(config, on_sample)
+        wall_s = time.perf_counter() - started
     folder = Path(results) / "calibrate" / name
     export_table(result.samples, folder / "samples.csv")
     export_table(result.correlations, folder / "correlations.csv")
     export_table(result.correlations, folder / "correlations.md",
-                 caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data})")
+                 caption=f"rank correlation with validation top-1 ({samples} samples of {name}, data {data}; "
+                         f"intervals: bootstrap 95%, margins: paired bootstrap)")
+    write_json(document(result, config, "archbench " + " ".join(sys.argv[1:]), wall_s), folder / "calibration.json")
     plot = plot_calibration(result.samples, result.correlations, folder / "calibration.png")
     if as_json:
         import json
@@ -71,15 +79,25 @@ def calibrate(
                                "correlations": records(result.correlations), "folder": str(folder)}, indent=2))
         return
 
-    table = make_table(f"{name}: rank correlation with validation top-1 ({samples} samples, {epochs} epochs each)",
-                       ["objective", "Spearman", "p", "Kendall", "p ", "n"], left=("objective",))
+    table = make_table(f"{name}: Spearman with validation top-1 and margins over the baselines, bootstrap 95% "
+                       f"intervals ({samples} samples, {epochs} epochs)",
+                       ["objective", "Spearman", "minus params", "minus FLOPs", "beats both"], left=("objective",))
     for row in result.correlations.to_dict(orient="records"):
-        cell = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.3f}"  # noqa: E731
-        pval = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"  # noqa: E731
-        table.add_row(row["objective"], cell(row["spearman"]), pval(row["spearman_p"]), cell(row["kendall"]),
-                      pval(row["kendall_p"]), str(row["n"]))
+        table.add_row(row["objective"], _with_interval(row, "spearman"), _with_interval(row, "margin_params"),
+                      _with_interval(row, "margin_flops"), "-" if row["objective"] in FREE else
+                      "yes" if beats_baselines(row) else "no")
     console.print(table)
     acc = result.samples["accuracy"]
-    console.print(f"accuracy over the samples: min {acc.min():.3f}, median {acc.median():.3f}, max {acc.max():.3f}. "
-                  "A cheap objective is worth searching with where its correlation is high and its p-value small.")
-    console.print(f"wrote {folder}/ (samples.csv, correlations.csv, correlations.md, {plot.name})")
+    console.print(f"accuracy over the samples: min {acc.min():.3f}, median {acc.median():.3f}, max {acc.max():.3f}.")
+    console.print(summary(result.correlations))
+    console.print(f"wrote {folder}/ (samples.csv, correlations.csv, correlations.md, calibration.json, {plot.name})")
+
+
+def _with_interval(row: dict, key: str) -> str:
+    """``+0.41 (+0.0,+0.7)``, ``-`` where undefined (a baseline against itself, a constant column)."""
+    from ..search.defaults import signed
+
+    if signed(row[key]) == "-":
+        return "-"
+    low, high = (signed(row[f"{key}_{end}"], 1) for end in ("low", "high"))  # one decimal: 80 columns
+    return f"{signed(row[key])} ({low},{high})"

@@ -17,6 +17,9 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable
 F = TypeVar("F", bound=Callable[..., Any])
 
+STEM_HELP = ("Stem of networks trained on the data: small (a 3x3 stride-1 conv instead of the ImageNet stem, as "
+             "CIFAR versions of GoogLeNet and ResNet), imagenet, or auto (small below about 80-110 px; "
+             "docs/training.md).")
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
               "BN folded into the conv before it; pooling, additions and activations count zero.")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import check_at_least, check_threads, console, err_console, user_errors
+from .common import STEM_HELP, check_at_least, check_threads, console, err_console, user_errors
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -19,9 +19,11 @@ def search(
     budget: Annotated[list[str] | None, typer.Option("--budget", help=BUDGET_HELP)] = None,
     space: Annotated[str, typer.Option(help="Search space: a shipped name (inception_v1, inception_v3, "
                                             "inception_resnet) or a YAML file.")] = "inception_v1",
-    objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot (default), synflow, params, "
-                                                        "flops, latency, train (needs --data); repeat for a "
-                                                        "multi-objective search.")] = None,
+    objective: Annotated[list[str] | None, typer.Option("--objective", help="naswot, synflow, snip, grad_norm, "
+                                                        "jacob_cov, ensemble, params, flops, latency, train (needs "
+                                                        "--data); repeat for a multi-objective search. Default: the "
+                                                        "cheapest signal the shipped calibration supports "
+                                                        "(docs/search.md).")] = None,
     trials: Annotated[int, typer.Option(help="Trials the study should hold: an existing study (the same command again) runs only the "
                                             "missing ones, after Ctrl-C or a crash as after a complete run.")] = 50,
     study: Annotated[str | None, typer.Option(help="Study name; an existing one is resumed. Default: the space's name.")] = None,
@@ -45,12 +47,20 @@ def search(
     train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
     train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
                                             "off when they do not fit the data's image size).")] = True,
-    pruner: Annotated[str, typer.Option(help="Stop hopeless trials: median, hyperband (one objective only) or none.")] = "median",
+    pruner: Annotated[str, typer.Option(help="Stop hopeless trials across epochs: sh (successive halving), hyperband "
+                                             "(one objective only), median or none.")] = "sh",
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
+    warmup: Annotated[int, typer.Option(help="Zero-cost warm-up (train objective): score this many random "
+                                             "candidates with --warmup-signal and train the best first. 0: off.")] = 0,
+    warmup_top: Annotated[int | None, typer.Option(help="Warm-up candidates to train first (default: a quarter).")] = None,
+    warmup_signal: Annotated[str, typer.Option(help="Cheap objective that ranks the warm-up candidates.")] = "synflow",
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
+    from ..search.defaults import default_objective, objective_note
     from ..search.report import write_report
     from ..search.runner import SearchConfig, SearchInterrupted, counted_trials, prepare, run_search, storage_note
     from ..search.train_objective import TrainSettings
+    from ..search.warmup import WarmUp
     from .progress import progress
 
     results = results or out
@@ -58,12 +68,14 @@ def search(
         _set_threads(threads)
     if sampler not in ("tpe", "random"):
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
-    config = SearchConfig(space=space, budgets=budget or [], objectives=objective or ["naswot"], trials=trials,
+    config = SearchConfig(space=space, budgets=budget or [], objectives=objective or [default_objective()], trials=trials,
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
                           results=results, sampler=sampler,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
-                              batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed, aux=train_aux))
+                              batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed,
+                              aux=train_aux, stem=stem),
+                          warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4), warmup_signal))
     space_, _, _ = prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     note = storage_note(config, study or space_.name)
     if note:
@@ -98,8 +110,11 @@ def search(
         raise typer.Exit(130)
     folder = Path(results) / found.study_name
     summarize(found, write_report(found, folder), folder, as_json)
-    if not as_json and state["done"] == 0 and counted_trials(found) >= trials:
-        console.print(f"the study already held --trials {trials}, so none ran (raise --trials to run more)")
+    if not as_json:
+        if state["done"] == 0 and counted_trials(found) >= trials:
+            console.print(f"the study already held --trials {trials}, so none ran (raise --trials to run more)")
+        for line in objective_note(config.objectives):
+            console.print(line, markup=False, highlight=False)
 
 
 def _set_threads(threads: int) -> None:
@@ -169,4 +184,22 @@ def report(
     except KeyError:
         raise ArchbenchError(f"no study named {study!r} in that storage") from None
     folder = Path(results) / study
-    summarize(found, write_report(found, folder, top=top), folder, as_json)
+    written = write_report(found, folder, top=top)
+    if not as_json and "importance_csv" in written:
+        _print_importance(written["importance_csv"])
+    summarize(found, written, folder, as_json)
+
+
+def _print_importance(path: Path) -> None:
+    """The importance table (``importance.csv``) on the terminal: which choice matters for which objective."""
+    import pandas as pd
+
+    from .common import make_table
+
+    table = pd.read_csv(path)
+    objectives = [c for c in table.columns if c not in ("parameter", "trials", "top_quantile")]
+    view = make_table(f"parameter importance (PED-ANOVA, top {table['top_quantile'].iloc[0]:.0%} of "
+                      f"{table['trials'].iloc[0]} feasible trials)", ["parameter", *objectives], left=("parameter",))
+    for row in table.to_dict(orient="records"):
+        view.add_row(row["parameter"], *("-" if pd.isna(row[o]) else f"{row[o]:.3f}" for o in objectives))
+    console.print(view)

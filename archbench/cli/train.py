@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, err_console, user_errors
+from .common import STEM_HELP, console, err_console, user_errors
 
 DATA_HELP = ("Image folder (ROOT/<class>/* or ROOT/train + ROOT/val), .npz/.pt tensors, "
              "synthetic[:CLASSES[:SIZE[:COUNT]]] or cifar10[:ROOT]. See docs/training.md.")
@@ -60,6 +60,7 @@ def train(
     warmup: Annotated[float, typer.Option(help="Linear warm-up, in epochs.")] = 0.0,
     label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the training loss.")] = 0.0,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the spec's aux heads too (if it has any).")] = True,
+    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     aux_weight: Annotated[float, typer.Option(help="Loss weight of each aux head (GoogLeNet: 0.3).")] = 0.3,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -88,8 +89,8 @@ def train(
 
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
-           label_smoothing: float, aux: bool, aux_weight: float, max_steps: int | None, device: str, amp: bool | None,
-           workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool = False,
+           label_smoothing: float, aux: bool, stem: str, aux_weight: float, max_steps: int | None, device: str,
+           amp: bool | None, workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool = False,
            as_json: bool = False) -> None:
     from ..nn.device import resolve_device
     from ..files import write_text
@@ -97,8 +98,10 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     from ..targets import resolve_target
     from ..train import TrainConfig, fit, load_data, model_for_data
     from ..train.loop import check_out_dir
+    from ..train.stem import check_stem, uses_small_stem
 
-    resolve_device(device)  # a bad --device fails before any data is loaded
+    resolve_device(device)  # a bad --device or --stem fails before any data is loaded
+    check_stem(stem)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                          schedule=schedule, warmup_epochs=warmup, label_smoothing=label_smoothing, aux_weight=aux_weight,
                          max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
@@ -106,11 +109,13 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     out = out or default_out(tgt.label)
     check_out_dir(out, resume, overwrite)  # before the data is loaded: an earlier run is never lost
     dataset = load_data(data, image_size=image_size, val_fraction=val_fraction, seed=seed)
-    model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed)  # seeded weights; the caller's RNG untouched
+    model, spec = model_for_data(tgt, dataset, aux=aux, seed=seed, stem=stem)  # seeded weights; the caller's RNG untouched
     config = replace(config, out_dir=str(out))
     heads = ", ".join(h.name for h in spec.aux_heads) if spec is not None else ""
+    small = spec is not None and uses_small_stem(spec)
     say = err_console.print if as_json else console.print  # stdout carries only the JSON
     say(f"[bold]{escape(tgt.label)}[/] on {escape(dataset.describe())}"
+        + ("; small-image stem (3x3 stride-1 conv)" if small else "")
         + (f"; aux heads {heads} (loss weight {aux_weight})" if heads else ""))
     if spec is not None:
         write_text(out / "spec.yaml", dump_yaml(spec))

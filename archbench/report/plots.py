@@ -80,19 +80,65 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
 
 
 def plot_calibration(samples: Any, correlations: Any, path: str | Path) -> Path:
-    """One panel per cheap objective: its value against measured accuracy, with rho and tau."""
+    """One panel per cheap objective (its value against measured accuracy, with rho and tau), and a
+    last panel with every Spearman and its bootstrap 95% interval beside the baselines'."""
+    import math
+
     plt = _pyplot()
-    names = list(correlations["objective"])
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.6), squeeze=False)
-    for ax, row in zip(axes[0], correlations.to_dict(orient="records")):
+    from matplotlib.ticker import MaxNLocator
+
+    rows = correlations.to_dict(orient="records")
+    columns = 3
+    grid_rows = (len(rows) + 1 + columns - 1) // columns
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(3.8 * columns, 3.4 * grid_rows), squeeze=False)
+    flat = [ax for line in axes for ax in line]
+    for ax, row in zip(flat, rows):
         name = row["objective"]
         ax.scatter(samples[name], samples["accuracy"], s=22, color="tab:blue", zorder=3)
         ax.set_xlabel(name)
         if name in ("params", "flops") and samples[name].max() / max(samples[name].min(), 1e-9) > 30:
             ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(4))  # long tick labels (jacob_cov) must not collide
         ax.set_title(f"ρ {row['spearman']:+.2f}   τ {row['kendall']:+.2f}", fontsize=10)
+        ax.set_ylabel("validation top-1")
         ax.grid(True, alpha=0.3, zorder=0)
-    axes[0][0].set_ylabel("validation top-1")
+    forest = flat[len(rows)]
+    for i, row in enumerate(rows):
+        color = "tab:gray" if row["objective"] in ("params", "flops") else "tab:blue"
+        if math.isfinite(row["spearman"]):
+            low, high = row.get("spearman_low", math.nan), row.get("spearman_high", math.nan)
+            if math.isfinite(low) and math.isfinite(high):
+                forest.plot([low, high], [i, i], color=color, lw=2)
+            forest.plot([row["spearman"]], [i], "o", color=color)
+    forest.axvline(0, color="black", lw=0.8)
+    forest.set_yticks(range(len(rows)), [row["objective"] for row in rows])
+    forest.invert_yaxis()
+    forest.set_xlim(-1.05, 1.05)
+    forest.set_xlabel("Spearman with accuracy (95% bootstrap)")
+    forest.grid(True, axis="x", alpha=0.3)
+    for ax in flat[len(rows) + 1:]:
+        ax.axis("off")
+    return _save(plt, fig, path)
+
+
+def plot_importance(table: Any, path: str | Path, title: str = "") -> Path:
+    """Horizontal bars: each space parameter's importance, one group of bars per objective."""
+    plt = _pyplot()
+    objectives = [c for c in table.columns if c not in ("parameter", "trials", "top_quantile")]
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * n * max(1, len(objectives)) ** 0.5))
+    height = 0.8 / max(1, len(objectives))
+    for j, name in enumerate(objectives):
+        values = table[name].fillna(0.0)
+        ax.barh([i + j * height for i in range(n)], values, height=height, label=name)
+    ax.set_yticks([i + height * (len(objectives) - 1) / 2 for i in range(n)], list(table["parameter"]))
+    ax.invert_yaxis()
+    ax.set_xlabel("importance (PED-ANOVA, sums to 1 per objective)")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    if objectives:
+        ax.legend()
     return _save(plt, fig, path)
 
 

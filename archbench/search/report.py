@@ -2,8 +2,10 @@
 
 ``results/<study>/``: ``trials.csv`` and ``trials.md`` (parameters, cost, objectives, state),
 ``pareto.csv``/``pareto.md`` and ``pareto.png`` (the best feasible trials: the Pareto front of a
-multi-objective study, the top trials of a single-objective one), and ``best/*.yaml``: each of
-those architectures as a spec file that ``archbench profile`` and ``compare`` accept.
+multi-objective study, the top trials of a single-objective one), ``best/*.yaml``: each of
+those architectures as a spec file that ``archbench profile`` and ``compare`` accept, and
+``importance.csv``/``importance.md``/``importance.png``: how much each space parameter matters
+for each objective (:func:`param_importances`).
 
 The spec files are the networks the trials evaluated, read from the study (each trial stores
 its canonical spec), never re-derived from the search-space file: that file may have changed
@@ -79,6 +81,7 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
         written["pareto_png"] = plot
     for stale in (folder / "best").glob("[0-9][0-9]_trial*.yaml"):  # an earlier report's best, maybe not now
         stale.unlink()
+    written.update(write_importance(study, folder))
     if best:
         ensure_dir(folder / "best")
         for rank, t in enumerate(best, 1):
@@ -125,3 +128,69 @@ def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path | None:
     return plot_study(trials, x, y, best, path, f"study {study.study_name}",
                       budgets=[parse_budget(b) for b in study.user_attrs.get("budgets", [])], base=base,
                       front_label="Pareto front" if len(names) > 1 else "best trials")
+
+
+IMPORTANCE_MIN_TRIALS = 4  # fewer feasible finished trials than this say nothing about importance
+TOP_TRIALS = 5  # PED-ANOVA's advice: at least five trials in the top quantile
+
+
+def importance_quantile(n_trials: int) -> float:
+    """The top quantile PED-ANOVA contrasts with the whole study: 10% in a large study, enough for
+    ``TOP_TRIALS`` trials in a small one, at most half."""
+    return min(0.5, max(0.1, TOP_TRIALS / max(n_trials, 1)))
+
+
+def param_importances(study: Any) -> Any:
+    """One row per space parameter, one column per objective: Optuna's PED-ANOVA importance
+    (``PedAnovaImportanceEvaluator``, Optuna 5's default; deterministic, no scikit-learn, and it
+    rates conditional parameters too): how much each parameter's distribution among the best
+    :func:`importance_quantile` of the trials for that objective differs from its distribution over
+    all of them. Normalized to sum to 1 per objective. Computed over the feasible completed trials
+    (infeasible ones carry -inf or +inf; cached repeats add no information). NaN where there are
+    too few trials, the objective did not vary, or the parameter never varied."""
+    import math
+    import warnings
+
+    import optuna
+    import pandas as pd
+    from optuna.trial import TrialState
+
+    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if not t.user_attrs.get("infeasible") and "cached_from" not in t.user_attrs
+              and all(math.isfinite(v) for v in t.values)]
+    space_name = study.user_attrs.get("space")
+    params = [p.name for p in load_space(space_name).params] if space_name else sorted({k for t in trials for k in t.params})
+    varied = [p for p in params if len({repr(t.params[p]) for t in trials if p in t.params}) > 1]
+    table = pd.DataFrame({"parameter": params})
+    quantile = importance_quantile(len(trials))
+    for i, (name, direction) in enumerate(zip(names, study.directions)):
+        sign = -1.0 if direction.name == "MAXIMIZE" else 1.0  # PED-ANOVA takes lower target values as better
+        scores: dict[str, float] = {}
+        if len(trials) >= IMPORTANCE_MIN_TRIALS and len({t.values[i] for t in trials}) > 1 and varied:
+            usable = optuna.create_study(directions=[d.name.lower() for d in study.directions])  # in memory
+            usable.add_trials(trials)
+            with warnings.catch_warnings():  # "lower target is better": handled by the sign above
+                warnings.simplefilter("ignore")
+                scores = optuna.importance.get_param_importances(
+                    usable, evaluator=optuna.importance.PedAnovaImportanceEvaluator(target_quantile=quantile),
+                    params=varied, target=lambda t, i=i, sign=sign: sign * t.values[i])
+        table[name] = [scores.get(p, math.nan) for p in params]
+    table["trials"] = len(trials)
+    table["top_quantile"] = quantile
+    return table
+
+
+def write_importance(study: Any, folder: str | Path) -> dict[str, Path]:
+    """``importance.csv``, ``importance.md`` and ``importance.png`` of :func:`param_importances`."""
+    from ..report import export_table
+    from ..report.plots import plot_importance
+
+    folder = Path(folder)
+    table = param_importances(study)
+    caption = (f"study {study.study_name}: parameter importance per objective (Optuna PED-ANOVA: the best "
+               f"{table['top_quantile'].iloc[0]:.0%} of {table['trials'].iloc[0]} feasible completed trials against "
+               f"all of them; normalized per objective)")
+    return {"importance_csv": export_table(table, folder / "importance.csv"),
+            "importance_md": export_table(table, folder / "importance.md", caption=caption),
+            "importance_png": plot_importance(table, folder / "importance.png", title=f"study {study.study_name}")}

@@ -36,16 +36,18 @@ from ..files import check_output_dir, ensure_dir, is_network_filesystem
 from ..spec.canonical import architecture_hash, dump_yaml
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
+from .defaults import default_objective
 from .objectives import Objective, get_objectives
 from .space import SearchSpace, load_space
 from .train_objective import TrainSettings, make_pruner
+from .warmup import WarmUp, warm_up
 
 
 @dataclass
 class SearchConfig:
     space: str = "inception_v1"
     budgets: list[str] = field(default_factory=list)
-    objectives: list[str] = field(default_factory=lambda: ["naswot"])
+    objectives: list[str] = field(default_factory=lambda: [default_objective()])  # from the shipped calibration
     trials: int = 50
     study: str | None = None
     storage: str | None = None
@@ -56,6 +58,7 @@ class SearchConfig:
     sampler: str = "tpe"  # "tpe" | "random"
     timeout: float | None = None
     train: TrainSettings | None = None  # data and schedule of the `train` objective
+    warmup: WarmUp | None = None  # zero-cost warm-up of a train-objective search (archbench.search.warmup)
 
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -139,7 +142,11 @@ def _sampler(config: SearchConfig, worker: int, multi: bool, resumed_at: int = 0
         seed = int(np.random.SeedSequence([config.seed, worker, resumed_at]).generate_state(1)[0])
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1)
+    # TPE samples at random until n_startup_trials have finished (10 by default), which would make a
+    # short (training) search a random one: start modelling after a quarter of the trials, 4 at least.
+    startup = max(4, min(10, config.trials // 4))
+    return optuna.samplers.TPESampler(seed=seed, multivariate=not multi, constant_liar=config.workers > 1,
+                                      n_startup_trials=startup)
 
 
 class Evaluator:
@@ -262,7 +269,9 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
         raise ArchbenchError("--data is the training data of --objective train; add --objective train, or drop --data")
     if config.train is not None and config.train.pruner == "hyperband" and len(objectives) > 1:
         raise ArchbenchError("--pruner hyperband works with one objective; a multi-objective search prunes "
-                             "with the median rule on accuracy (--pruner median)")
+                             "on accuracy with successive halving (--pruner sh) or the median rule (--pruner median)")
+    if config.warmup is not None and "train" not in config.objectives:
+        raise ArchbenchError("--warmup ranks candidates before they are trained; it needs --objective train")
     for objective in objectives:
         if objective.name == "train":  # bad data or options: one message now, not a failure per trial
             objective.fn.check(space.spec(space.defaults))
@@ -347,6 +356,9 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
         recover_stale(study)
     if not study.trials:
         study.enqueue_trial(space.defaults)  # the paper's design point, scaled to the budget
+        if config.warmup is not None:  # then the cheap signal's favourites, before the sampler's picks
+            train = next(o.fn for o in objectives if o.name == "train")
+            warm_up(study, space, budgets, config.warmup, train, config.seed, config.repair)
     study.set_user_attr("space", config.space)
     study.set_user_attr("budgets", [b.text for b in budgets])
     study.set_user_attr("objectives", [o.name for o in objectives])

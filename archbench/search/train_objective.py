@@ -4,13 +4,21 @@ Each trial trains its candidate for a few epochs (optionally capped at a number 
 epoch) on the user's data and reports validation top-1 after every epoch, so hopeless candidates
 are stopped early:
 
-- in a single-objective study the reports go to Optuna's pruner (``median`` or ``hyperband``)
-  through ``trial.report`` / ``trial.should_prune``;
+- in a single-objective study the reports go to Optuna's pruner through ``trial.report`` /
+  ``trial.should_prune``: ``sh`` (successive halving, the default: Optuna's
+  ``SuccessiveHalvingPruner``, asynchronous as in ASHA), ``hyperband`` (several successive-halving
+  brackets) or ``median``;
 - Optuna does not support ``trial.report`` in multi-objective studies, so there archbench applies
-  the median stopping rule itself, on the accuracy alone: a trial whose accuracy after epoch *e*
-  is below the median of the completed trials' accuracy after epoch *e* is pruned (once
-  ``STARTUP_TRIALS`` have completed), as Optuna's ``MedianPruner`` decides. Every
-  trial stores its per-epoch accuracies as user attributes (``val_top1_epoch{e}``) for that.
+  the rule itself, on the accuracy alone. ``sh``: the same asynchronous successive-halving rule
+  as Optuna's pruner (:func:`halving_prunes`): at the rungs (epochs ``1, eta, eta^2, ...``) a trial
+  goes on only if its accuracy is among the best ``1/eta`` of every trial's accuracy at that
+  rung. ``median``: a trial whose accuracy after epoch *e* is below the median of the completed
+  trials' accuracy after epoch *e* is pruned (once ``STARTUP_TRIALS`` have completed), as
+  Optuna's ``MedianPruner`` decides. Every trial stores its per-epoch accuracies as user
+  attributes (``val_top1_epoch{e}``) for that.
+
+Every trial also stores ``train_steps`` (optimizer steps it took), so a study's training compute is
+known whatever was pruned; the multi-fidelity benchmark compares studies by it.
 
 The candidate is adapted to the data before it is built (classes and input size; see
 :func:`archbench.train.adapt_spec`). Budgets are still priced on the space's own input size:
@@ -25,8 +33,9 @@ from typing import Any
 
 from ..errors import ArchbenchError
 
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("sh", "hyperband", "median", "none")
 STARTUP_TRIALS = 4  # finished trials needed before the median rule may prune (Optuna's default is 5)
+REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung (Li et al.'s Hyperband default)
 
 
 @dataclass(frozen=True)
@@ -39,16 +48,31 @@ class TrainSettings:
     epochs: int = 3
     max_steps: int | None = None  # per epoch; None trains on the whole training set
     batch_size: int = 64
-    lr: float = 0.05
-    pruner: str = "median"
+    lr: float | None = None  # None: TrainConfig's default for the optimizer (0.002 adamw, 0.05 sgd)
+    optimizer: str = "adamw"  # AdamW learns in a few hundred steps where SGD has barely started (recipe below)
+    pruner: str = "sh"
     seed: int = 0  # seeds the data split, the weights of every candidate and the training order
     aux: bool = True  # train the aux heads (weighted 0.3); off when they do not fit small images
+    stem: str = "auto"  # "auto", "imagenet" or "small" (see archbench.train.stem)
+    channels_last: bool | None = None  # None: TrainConfig's default (CUDA only); on CPU it helps Inception nets
 
     def __post_init__(self) -> None:
         if self.pruner not in PRUNERS:
             raise ArchbenchError(f"--pruner: expected one of {', '.join(PRUNERS)}, got {self.pruner!r}")
         if self.epochs < 1:
             raise ArchbenchError("--train-epochs must be at least 1")
+        from ..train.stem import check_stem
+
+        check_stem(self.stem)
+
+
+# The shipped ground-truth recipe (docs/training.md, "A ground truth that separates architectures";
+# measured in benchmarks/bench_signal.py). 16x16 images as NAS-Bench-201's ImageNet16-120 and
+# Chrabaszcz et al.'s downsampled ImageNet, the small-image stem, AdamW with a cosine schedule,
+# no aux heads (the CIFAR versions have none), at the budget RECIPE_BUDGET of the inception_v1 space.
+RECIPE = TrainSettings(data="synthetic:classes=10,size=16,count=3000", val_fraction=0.5, epochs=4, batch_size=32,
+                       optimizer="adamw", stem="small", aux=False, channels_last=True, pruner="sh")
+RECIPE_BUDGET = "0.15GFLOPs"
 
 
 def make_pruner(settings: TrainSettings | None) -> Any:
@@ -58,8 +82,43 @@ def make_pruner(settings: TrainSettings | None) -> Any:
     if settings is None or settings.pruner == "none":
         return optuna.pruners.NopPruner()
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=settings.epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=settings.epochs,
+                                              reduction_factor=REDUCTION_FACTOR)
+    if settings.pruner == "sh":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR,
+                                                      min_early_stopping_rate=0)
     return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
+
+
+def rung_of(epoch: int, eta: int = REDUCTION_FACTOR) -> int | None:
+    """The successive-halving rung that ends at ``epoch`` (epochs 1, eta, eta^2, ...), or None."""
+    rung, resource = 0, 1
+    while resource < epoch:
+        rung, resource = rung + 1, resource * eta
+    return rung if resource == epoch else None
+
+
+def halving_prunes(value: float, others: list[float], eta: int = REDUCTION_FACTOR) -> bool:
+    """Asynchronous successive halving at one rung, as Optuna's ``SuccessiveHalvingPruner`` decides:
+    with ``n`` values there (``others`` plus this one), the trial goes on only if it is among the
+    best ``max(1, n // eta)``. The first trial to reach a rung always goes on (nothing to compare)."""
+    values = sorted([*others, value], reverse=True)
+    keep = max(1, len(values) // eta)
+    return value < values[keep - 1]
+
+
+def halving_rule(trial: Any, epoch: int, value: float) -> bool:
+    """archbench's successive halving for multi-objective studies (Optuna has none there): compare
+    the trial's accuracy at a rung with every other trial's at that rung, pruned ones included."""
+    from optuna.trial import TrialState
+
+    if rung_of(epoch) is None:
+        return False
+    key = f"val_top1_epoch{epoch}"
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    others = [t.user_attrs[key] for t in trial.study.get_trials(deepcopy=False, states=states)
+              if t.number != trial.number and key in t.user_attrs]
+    return halving_prunes(value, others)
 
 
 def below_median(trial: Any, epoch: int, value: float) -> bool:
@@ -92,8 +151,8 @@ class TrainObjective:
         from ..train import TrainConfig
 
         s = self.settings
-        return TrainConfig(epochs=s.epochs, max_steps=s.max_steps, batch_size=s.batch_size, lr=s.lr, seed=s.seed,
-                           out_dir=out_dir)
+        return TrainConfig(epochs=s.epochs, max_steps=s.max_steps, batch_size=s.batch_size, optimizer=s.optimizer,
+                           lr=s.lr, seed=s.seed, channels_last=s.channels_last, out_dir=out_dir)
 
     def check(self, spec: Any) -> None:
         """User errors before the study starts: bad data, bad training options, a network that
@@ -101,14 +160,14 @@ class TrainObjective:
         from ..train import adapt_spec
 
         self.config()  # TrainConfig validates batch size, steps, learning rate
-        adapt_spec(spec, self.data, aux=self.settings.aux)
+        adapt_spec(spec, self.data, aux=self.settings.aux, stem=self.settings.stem)
 
     def model(self, spec: Any) -> tuple[Any, Any]:
         """The candidate adapted to the data and built with weights drawn from the search's seed,
         so an architecture's accuracy does not depend on which trials ran before it."""
         from ..train import model_for_data
 
-        return model_for_data(spec, self.data, aux=self.settings.aux, seed=self.settings.seed)
+        return model_for_data(spec, self.data, aux=self.settings.aux, seed=self.settings.seed, stem=self.settings.stem)
 
     def accuracy(self, spec: Any, on_epoch: Any = None, model: Any = None) -> float:
         """Train ``spec`` (adapted to the data; or ``model``, already built) and return its best
@@ -124,12 +183,17 @@ class TrainObjective:
         import optuna
 
         multi = len(trial.study.directions) > 1
+        rule = {"sh": halving_rule, "median": below_median}.get(self.settings.pruner)
+        steps = {"n": 0}
 
         def on_epoch(metrics: Any) -> None:
+            steps["n"] += metrics.steps
+            trial.set_user_attr("train_steps", steps["n"])
             trial.set_user_attr(f"val_top1_epoch{metrics.epoch}", metrics.val_top1)
             if multi:
-                if self.settings.pruner != "none" and below_median(trial, metrics.epoch, metrics.val_top1):
-                    raise optuna.TrialPruned(f"val top-1 {metrics.val_top1:.3f} below the median at epoch {metrics.epoch}")
+                if rule is not None and rule(trial, metrics.epoch, metrics.val_top1):
+                    raise optuna.TrialPruned(f"val top-1 {metrics.val_top1:.3f} pruned at epoch {metrics.epoch} "
+                                             f"({self.settings.pruner})")
                 return
             trial.report(metrics.val_top1, metrics.epoch)
             if trial.should_prune():

@@ -18,16 +18,20 @@ from ..spec import Spec, load_spec, to_dict
 from ..spec.derive import derive
 from ..spec.parse import parse_spec
 from .data import Data
+from .stem import choose_stem, small_stem_doc, stem_info
 
 SIZES_TO_TRY = (32, 48, 64, 75, 96, 112, 128, 160, 192, 224, 256, 299, 320, 384, 448, 512)
 
 
 def adapt_spec(target: str | Path | Spec, data: Data | None = None, *, classes: int | None = None,
-               input_shape: tuple[int, int, int] | None = None, aux: bool = True) -> Spec:
+               input_shape: tuple[int, int, int] | None = None, aux: bool = True, stem: str = "auto") -> Spec:
     """``target`` with its classifier(s) sized for ``data.num_classes`` and input ``data.input_shape``.
 
     ``classes`` / ``input_shape`` may be given instead of (or to override) ``data``;
-    ``aux=False`` drops the aux heads (for networks whose heads do not fit small images). Raises
+    ``aux=False`` drops the aux heads (for networks whose heads do not fit small images).
+    ``stem``: ``small`` replaces the ImageNet stem with a 3x3 stride-1 conv, as CIFAR versions
+    of these networks do; ``imagenet`` keeps it; ``auto`` picks by image size (the rule and
+    its justification: :mod:`archbench.train.stem`). Raises
     :class:`ShapeError` saying which image sizes would work when the network collapses
     spatially at this size (e.g. a 299-pixel network on 32x32 images).
     """
@@ -37,10 +41,14 @@ def adapt_spec(target: str | Path | Spec, data: Data | None = None, *, classes: 
     classes = classes if classes is not None else (data.num_classes if data is not None else spec.classes)
     shape = input_shape if input_shape is not None else (data.input_shape if data is not None else spec.input)
     base = _classifier_doc(spec)
+    chosen, info = choose_stem(stem, spec, base, min(shape[1:]))
+    if chosen == "small":
+        base = small_stem_doc(base, info)
     if not aux:
         base.pop("aux_heads", None)
     override = {"base": spec.name, "classes": classes, "input": "x".join(map(str, shape))}
-    source = f"{spec.source} (adapted to {override['input']}, {classes} classes)"
+    small = ", small-image stem" if chosen == "small" else ""
+    source = f"{spec.source} (adapted to {override['input']}, {classes} classes{small})"
 
     def load_raw(name: str, relative_to: str) -> tuple[Any, str]:
         return base, spec.source
@@ -49,7 +57,7 @@ def adapt_spec(target: str | Path | Spec, data: Data | None = None, *, classes: 
     try:
         report = analyze(adapted)
     except ShapeError as exc:
-        raise ShapeError(_collapse_message(spec, base, shape, classes, exc)) from None
+        raise ShapeError(_collapse_message(spec, base, shape, classes, exc, chosen)) from None
     if report.output_shape != (classes,):
         raise ShapeError(f"{spec.name}: its output is {'x'.join(map(str, report.output_shape))}, not one logit per "
                          f"class ({classes}); the last linear layer of the head must be the classifier")
@@ -66,7 +74,8 @@ def _classifier_doc(spec: Spec) -> dict:
     return doc
 
 
-def _collapse_message(spec: Spec, base: dict, shape: tuple[int, int, int], classes: int, exc: Exception) -> str:
+def _collapse_message(spec: Spec, base: dict, shape: tuple[int, int, int], classes: int, exc: Exception,
+                      stem: str) -> str:
     """The shape error, plus the smallest image size at which the network (and its aux heads) fit."""
     from ..cost import analyze
 
@@ -94,10 +103,13 @@ def _collapse_message(spec: Spec, base: dict, shape: tuple[int, int, int], class
                 + (f", or {smallest[True]} with them." if smallest[True] else "."))
     else:
         hint = f" It needs larger images: try --image-size {smallest[True]}."
+    if stem == "imagenet" and stem_info(spec, base).length:
+        hint += " Or keep the resolution with the small-image stem (--stem small)."
     return f"{spec.name} cannot run on {shape[0]}x{size} images: the network collapses spatially ({exc}).{hint}"
 
 
-def model_for_data(target: Any, data: Data, aux: bool = True, seed: int | None = None) -> tuple[Any, Spec | None]:
+def model_for_data(target: Any, data: Data, aux: bool = True, seed: int | None = None,
+                   stem: str = "auto") -> tuple[Any, Spec | None]:
     """An ``nn.Module`` for ``data``, and the adapted spec it was built from (None for Python models).
 
     ``target`` is anything :func:`archbench.targets.resolve_target` accepts, or a resolved
@@ -108,17 +120,19 @@ def model_for_data(target: Any, data: Data, aux: bool = True, seed: int | None =
     the same seed gives the same weights whatever ran before (a search's earlier trials, the
     data loading) and the caller's global RNG is left as it was. ``None`` draws them from the
     global RNG, as building any torch module does.
+
+    ``stem``: ``auto``, ``imagenet`` or ``small`` (see :func:`adapt_spec`).
     """
     if seed is None:
-        return _model_for_data(target, data, aux)
+        return _model_for_data(target, data, aux, stem)
     import torch
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _model_for_data(target, data, aux)
+        return _model_for_data(target, data, aux, stem)
 
 
-def _model_for_data(target: Any, data: Data, aux: bool) -> tuple[Any, Spec | None]:
+def _model_for_data(target: Any, data: Data, aux: bool, stem: str) -> tuple[Any, Spec | None]:
     from ..nn import build
     from ..targets import Target, resolve_target
 
@@ -128,7 +142,7 @@ def _model_for_data(target: Any, data: Data, aux: bool) -> tuple[Any, Spec | Non
         model = target.build()
         check_output(model, data, target.label)
         return model, None
-    spec = adapt_spec(target.spec if isinstance(target, Target) else target, data, aux=aux)
+    spec = adapt_spec(target.spec if isinstance(target, Target) else target, data, aux=aux, stem=stem)
     return build(spec, aux=bool(spec.aux_heads)), spec
 
 

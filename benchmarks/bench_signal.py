@@ -1,0 +1,263 @@
+"""Does the search find better networks, and is its ground truth able to tell? (issue 13)
+
+All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: synthetic data at
+16x16, the small-image stem, AdamW, cosine, 4 epochs, batch 32) on the inception_v1 space at
+``RECIPE_BUDGET``. Sub-commands, each writing a JSON file and printing a summary:
+
+    python benchmarks/bench_signal.py spread [--archs 6 --seeds 0,1]
+        the base network and random architectures of the space (repaired into the budget), each
+        trained with every seed on the same data: spread of accuracy across architectures
+        against the seed-to-seed standard deviation (the ground truth separates architectures
+        when the spread is at least 3x the seed std).
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 12]
+        per search seed, train-objective searches of ``--trials`` trials: TPE with successive
+        halving and random with successive halving (TPE vs random, compared at equal training
+        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
+        (accuracy up, params down) and training steps to reach each best accuracy.
+    python benchmarks/bench_signal.py gap [--seeds 1,2]
+        the best network of the TPE searches against the space's base network scaled into the
+        same budget, both retrained with fresh seeds (not the search's, so the search's lucky
+        draws do not count): the gap and its spread.
+
+``--out DIR`` (default benchmarks/results/signal) holds the JSON files; ``gap`` reads
+``search.json`` from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import machine
+
+SPACE = "inception_v1"
+
+
+def recipe() -> tuple[Any, str]:
+    from archbench.search.train_objective import RECIPE, RECIPE_BUDGET
+
+    return RECIPE, RECIPE_BUDGET
+
+
+def train_spec(spec: Any, data: Any, seed: int) -> dict[str, float]:
+    """Train ``spec`` with the recipe on ``data`` (fixed), weights and order from ``seed``."""
+    from archbench.search.train_objective import TrainObjective
+    from archbench.train import fit, model_for_data
+
+    settings, _ = recipe()
+    objective = TrainObjective(dataclasses.replace(settings, seed=seed))
+    model, adapted = model_for_data(spec, data, aux=settings.aux, seed=seed, stem=settings.stem)
+    t0 = time.perf_counter()
+    result = fit(model, data, objective.config())
+    from archbench.cost import analyze
+
+    report = analyze(adapted)
+    return {"top1": float(result.best_top1), "final_top1": float(result.history[-1].val_top1),
+            "steps": sum(m.steps for m in result.history), "seconds": time.perf_counter() - t0,
+            "flops_trained": report.flops, "params_trained": report.params()}
+
+
+def load_recipe_data(seed: int = 0) -> Any:
+    from archbench.train import load_data
+
+    settings, _ = recipe()
+    return load_data(settings.data, image_size=settings.image_size, val_fraction=settings.val_fraction, seed=seed)
+
+
+def spread(args: argparse.Namespace) -> dict:
+    from archbench.search.budget import price, repair
+    from archbench.search.calibrate import CalibrationConfig, sample_specs
+    from archbench.search.space import load_space
+    from archbench.units import parse_budget
+
+    settings, budget = recipe()
+    space = load_space(SPACE)
+    budgets = [parse_budget(budget)]
+    archs = [("base", space.defaults, repair(space.spec(space.defaults), budgets, space.min_width).spec)]
+    draws = sample_specs(space, CalibrationConfig(space=SPACE, samples=4 * args.archs, budgets=(budget,), seed=0))
+    archs += [(f"sample{i}", values, spec) for i, (values, spec) in enumerate(draws)
+              if price(spec, budgets).feasible][:args.archs - 1]
+    data = load_recipe_data(0)
+    rows = []
+    for name, values, spec in archs:
+        for seed in args.seeds:
+            row = {"arch": name, "seed": seed, "width": spec.width_multiplier, "params": values,
+                   **train_spec(spec, data, seed)}
+            rows.append(row)
+            print(f"  {name:8s} seed {seed}: top-1 {row['top1']:.3f} ({row['seconds']:.0f} s, "
+                  f"{row['flops_trained'] / 1e6:.1f} MFLOPs trained)", flush=True)
+    means = {n: statistics.mean(r["top1"] for r in rows if r["arch"] == n) for n, _, _ in archs}
+    # pooled within-architecture (seed-to-seed) standard deviation
+    within = [statistics.variance([r["top1"] for r in rows if r["arch"] == n]) for n, _, _ in archs]
+    seed_std = statistics.mean(within) ** 0.5
+    summary = {"archs": len(archs), "seeds": args.seeds, "arch_means": means,
+               "range": max(means.values()) - min(means.values()), "arch_std": statistics.stdev(means.values()),
+               "seed_std": seed_std}
+    summary["ratio_range"] = summary["range"] / seed_std if seed_std else float("inf")
+    summary["ratio_std"] = summary["arch_std"] / seed_std if seed_std else float("inf")
+    print(f"spread across {len(archs)} architectures: range {summary['range']:.3f}, std of the means "
+          f"{summary['arch_std']:.3f}; seed-to-seed std {seed_std:.3f}; range / seed std = "
+          f"{summary['ratio_range']:.1f}, std / seed std = {summary['ratio_std']:.1f}")
+    return {"rows": rows, "summary": summary}
+
+
+def hypervolume(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
+    """Area dominated by ``points`` (both maximized) above ``ref``."""
+    pts = sorted((p for p in points if p[0] > ref[0] and p[1] > ref[1]), key=lambda p: -p[0])
+    area, best_y = 0.0, ref[1]
+    for x, y in pts:
+        if y > best_y:
+            area += (x - ref[0]) * (y - best_y)
+            best_y = y
+    return area
+
+
+def one_search(seed: int, sampler: str, pruner: str, trials: int, folder: str) -> list[dict]:
+    from archbench.search.runner import SearchConfig, run_search
+
+    settings, budget = recipe()
+    config = SearchConfig(space=SPACE, budgets=[budget], objectives=["train"], trials=trials, seed=seed,
+                          sampler=sampler, results=folder, study=f"{sampler}_{pruner}_{seed}",
+                          train=dataclasses.replace(settings, seed=seed, pruner=pruner))
+    t0 = time.perf_counter()
+    study = run_search(config)
+    out = []
+    for t in study.trials:
+        out.append({"number": t.number, "state": t.state.name, "value": t.value if t.state.name == "COMPLETE" else None,
+                    "epochs": sorted(int(k[len("val_top1_epoch"):]) for k in t.user_attrs if k.startswith("val_top1_epoch")),
+                    "best_seen": max([v for k, v in t.user_attrs.items() if k.startswith("val_top1_epoch")], default=None),
+                    "steps": t.user_attrs.get("train_steps", 0), "params": t.user_attrs.get("params"),
+                    "flops": t.user_attrs.get("flops"), "width": t.user_attrs.get("width_multiplier"),
+                    "infeasible": bool(t.user_attrs.get("infeasible")), "cached": "cached_from" in t.user_attrs,
+                    "values": t.params})
+    print(f"  seed {seed} {sampler:6s} {pruner:4s}: {len(out)} trials in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def search_summary(trials: list[dict], max_params: float) -> dict:
+    done = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None and t["value"] > 0]
+    best = max(done, key=lambda t: t["value"]) if done else None
+    steps, cumulative = 0, []
+    for t in trials:  # trial order = training order (one worker)
+        steps += t["steps"]
+        cumulative.append(steps)
+    best_value = best["value"] if best else None
+    to_best = next((cumulative[i] for i, t in enumerate(trials) if best and t["number"] == best["number"]), None)
+    return {"best": best_value, "best_number": best["number"] if best else None,
+            "best_values": best["values"] if best else None, "steps": steps, "steps_to_best": to_best,
+            "pruned": sum(t["state"] == "PRUNED" for t in trials),
+            "hypervolume": hypervolume([(t["value"], -t["params"]) for t in done], (0.1, -max_params)),
+            "curve": [(cumulative[i], t["value"]) for i, t in enumerate(trials) if t in done]}
+
+
+def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
+    return next((s for s, v in curve if v >= target - 1e-12), None)
+
+
+def search(args: argparse.Namespace) -> dict:
+    runs: dict[str, list] = {}
+    plan = [(seed, sampler, "sh") for seed in args.seeds for sampler in ("tpe", "random")]
+    plan += [(seed, "tpe", "none") for seed in args.full_seeds]
+    partial = Path(args.out) / "search_partial.json"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for seed, sampler, pruner in plan:
+            runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, args.trials, folder)
+            partial.write_text(json.dumps(runs, default=str))  # a killed run keeps what it finished
+    return summarize_search(runs, args.seeds)
+
+
+def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
+    max_params = max(t["params"] for trials in runs.values() for t in trials if t["params"])
+    summary = {key: search_summary(trials, max_params) for key, trials in runs.items()}
+    empty = {"best": None, "steps_to_best": None, "steps": None, "curve": []}
+    rows = []
+    for seed in seeds:
+        tpe, rnd = (summary[f"{k}_{seed}"] for k in ("tpe_sh", "random_sh"))
+        full = summary.get(f"tpe_none_{seed}", empty)
+        common = min(tpe["steps"], rnd["steps"])  # equal training compute: both cut at the smaller total
+        at = {k: max([v for s, v in summary[f"{k}_{seed}"]["curve"] if s <= common], default=None)
+              for k in ("tpe_sh", "random_sh")}
+        target = full["best"]
+        rows.append({"seed": seed, "tpe_best": tpe["best"], "random_best": rnd["best"],
+                     "tpe_best_at_equal_steps": at["tpe_sh"], "random_best_at_equal_steps": at["random_sh"],
+                     "equal_steps": common, "tpe_hv": tpe["hypervolume"], "random_hv": rnd["hypervolume"],
+                     "full_best": target, "full_steps_to_best": full["steps_to_best"], "full_steps": full["steps"],
+                     "sh_steps_to_full_best": steps_to_reach(tpe["curve"], target) if target else None,
+                     "sh_best": tpe["best"], "sh_steps": tpe["steps"], "sh_steps_to_best": tpe["steps_to_best"]})
+        r = rows[-1]
+        print(f"seed {seed}: best top-1 TPE {r['tpe_best']:.3f} vs random {r['random_best']:.3f} "
+              f"(at equal {common} steps: {r['tpe_best_at_equal_steps']} vs {r['random_best_at_equal_steps']}); "
+              f"HV {r['tpe_hv']:.4g} vs {r['random_hv']:.4g}; full training best {target} after "
+              f"{r['full_steps_to_best']} steps ({r['full_steps']} in all), successive halving reached it after "
+              f"{r['sh_steps_to_full_best']} (its own best {r['sh_best']} after {r['sh_steps_to_best']}, "
+              f"{r['sh_steps']} in all)", flush=True)
+    return {"runs": runs, "summary": summary, "rows": rows, "max_params": max_params}
+
+
+def gap(args: argparse.Namespace) -> dict:
+    from archbench.search.budget import repair
+    from archbench.search.space import load_space
+    from archbench.units import parse_budget
+
+    _, budget = recipe()
+    found = json.loads((Path(args.out) / "search.json").read_text())
+    tpe = [v for k, v in found["summary"].items() if k.startswith("tpe_sh_") and v["best"] is not None]
+    winner = max(tpe, key=lambda v: v["best"])
+    space = load_space(SPACE)
+    budgets = [parse_budget(budget)]
+    specs = {"base": repair(space.spec(space.defaults), budgets, space.min_width).spec,
+             "found": repair(space.spec(winner["best_values"]), budgets, space.min_width).spec}
+    data = load_recipe_data(0)
+    rows = [{"net": name, "seed": seed, **train_spec(spec, data, seed)} for name, spec in specs.items()
+            for seed in args.seeds]
+    for r in rows:
+        print(f"  {r['net']:5s} seed {r['seed']}: top-1 {r['top1']:.3f}", flush=True)
+    acc = {n: [r["top1"] for r in rows if r["net"] == n] for n in specs}
+    diffs = [f - b for f, b in zip(acc["found"], acc["base"])]
+    summary = {"search_value": winner["best"], "found_values": winner["best_values"],
+               "base_mean": statistics.mean(acc["base"]), "found_mean": statistics.mean(acc["found"]),
+               "gap_mean": statistics.mean(diffs), "gap_min": min(diffs), "gap_max": max(diffs),
+               "gap_std": statistics.stdev(diffs) if len(diffs) > 1 else None}
+    print(f"found {summary['found_mean']:.3f} vs base {summary['base_mean']:.3f}: gap {summary['gap_mean']:+.3f} "
+          f"(per seed {', '.join(f'{d:+.3f}' for d in diffs)})")
+    return {"rows": rows, "summary": summary}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("spread", "search", "gap"))
+    parser.add_argument("--archs", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1],
+                        help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results/signal")
+    args = parser.parse_args()
+    args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "gap": [1, 2]}[args.command]
+    import optuna
+    import torch
+
+    torch.set_num_threads(args.threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings, budget = recipe()
+    print(f"machine: {machine()}; torch threads {args.threads}\nrecipe: {settings}, space {SPACE} at {budget}", flush=True)
+    t0 = time.perf_counter()
+    result = {"spread": spread, "search": search, "gap": gap}[args.command](args)
+    result.update({"machine": machine(), "recipe": dataclasses.asdict(settings), "budget": budget,
+                   "seconds": time.perf_counter() - t0, "args": vars(args)})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.command}.json").write_text(json.dumps(result, indent=1, default=str))
+    print(f"{args.command}: {result['seconds']:.0f} s; wrote {out / (args.command + '.json')}")
+
+
+if __name__ == "__main__":
+    main()
