@@ -103,10 +103,8 @@ class CostReport:
 
 
 class _Counter:
-    """Adds the costs of placed nodes to one layer's row; identical repetitions are priced once."""
-
-    def __init__(self, batch: int):
-        self.n = batch
+    """Adds the costs of placed nodes to one layer's row, at batch 1 (``costs`` scales by the
+    batch); identical repetitions (one node object listed several times) are priced once."""
 
     def add(self, row: LayerCost, node: Placed, times: int) -> None:
         row.params += node.params * times
@@ -114,40 +112,55 @@ class _Counter:
         if flops:
             d = row.flops_by_op
             for op, value in flops:
-                d[op] = d.get(op, 0) + value * self.n * times
-        row.activations += acts * self.n * times
-        for op, count in uncounted:
-            row.uncounted[op] = row.uncounted.get(op, 0) + count * times
+                d[op] = d.get(op, 0) + value * times
+        if acts:
+            row.activations += acts * times
+        if uncounted:
+            u = row.uncounted
+            for op, count in uncounted:
+                u[op] = u.get(op, 0) + count * times
         for _, part in node.parts:
-            if isinstance(part, Placed):
+            if part.__class__ is Placed:
                 self.add(row, part, times)
+            elif len(part) < 3 or part[1] is not part[2]:  # no identical repetitions: each once
+                for child in part:
+                    self.add(row, child, times)
             else:
                 self.chain(row, part, times)
 
     def chain(self, row: LayerCost, nodes: tuple[Placed, ...], times: int) -> None:
-        """Consecutive occurrences of one node object (identical repetitions) add up once."""
-        i = 0
-        while i < len(nodes):
-            j = i + 1
-            while j < len(nodes) and nodes[j] is nodes[i]:
-                j += 1
-            self.add(row, nodes[i], times * (j - i))
-            i = j
+        prev, count = None, 0
+        for node in nodes:
+            if node is prev:
+                count += 1
+                continue
+            if prev is not None:
+                self.add(row, prev, times * count)
+            prev, count = node, 1
+        if prev is not None:
+            self.add(row, prev, times * count)
+
+
+def _per_batch(row: LayerCost, batch: int) -> LayerCost:
+    if batch != 1:
+        row.flops_by_op = {k: v * batch for k, v in row.flops_by_op.items()}
+        row.activations *= batch
+    return row
 
 
 def costs(net: PlacedNetwork, batch: int = 1) -> CostReport:
     """The cost report of a placed network (see :func:`analyze`)."""
-    counter = _Counter(batch)
+    counter = _Counter()
     rows: list[LayerCost] = []
     for name, node in net.layers:
         row = LayerCost(name=name, kind=node.op.KIND, in_shape=node.in_shape, out_shape=node.out_shape)
         counter.add(row, node, 1)
-        rows.append(row)
+        rows.append(_per_batch(row, batch))
     for head, chain, start in net.aux:
         row = LayerCost(name=head.name, kind="aux_head", in_shape=start,
                         out_shape=chain[-1].out_shape if chain else start, is_aux=True)
         counter.chain(row, chain, 1)
-        rows.append(row)
+        rows.append(_per_batch(row, batch))
     return CostReport(spec_name=net.spec.name, input=net.input, batch=batch, layers=rows,
                       output_shape=net.output_shape)
 

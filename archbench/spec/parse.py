@@ -7,6 +7,7 @@ so ``archbench validate`` can show every mistake in one run.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -116,6 +117,11 @@ def parse_factorize(ctx: Ctx, m: Mapping, path: str) -> tuple[str, ...] | None:
 
 def block_keys() -> tuple[str, ...]:
     """The fields of a block: the common ones and every merge kind's (shared ones last)."""
+    return _block_keys(len(MERGES))
+
+
+@functools.lru_cache(maxsize=None)
+def _block_keys(registered: int) -> tuple[str, ...]:
     keys: list[str] = []
     for kind in MERGES.values():
         keys.extend(k for k in kind.keys if k not in keys)
@@ -138,9 +144,9 @@ def parse_block(ctx: Ctx, m: Mapping, path: str, d: Defaults) -> Block | None:
     if merge_name is not None:
         kind = MERGES[merge_name]
         merge = kind.parse(ctx, m, path, d)
-        for key in block_keys():
+        for key in m:
             owners = [other.name for other in MERGES.values() if key in other.keys]
-            if key in m and owners and key not in kind.keys:
+            if owners and key not in kind.keys:
                 ctx.error(m, key, join(path, key), f"'{key}' only applies to merge: {', '.join(owners)}")
     if None in (name, branches, merge) or (factorize is None and "factorize" in m):
         return None

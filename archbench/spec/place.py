@@ -75,30 +75,40 @@ class Placer:
     def op(self, op: object, shape: Shape, where: str) -> Placed:
         return OP_TYPES[type(op)].place(op, shape, self, where)
 
-    def chain(self, ops: tuple, shape: Shape, where: str) -> tuple[tuple[Placed, ...], Shape]:
-        """Ops (already rewritten) one after the other; element ``i`` at ``where.i``."""
+    def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE) -> tuple[tuple[Placed, ...], Shape]:
+        """Ops one after the other, under the transforms ``rw``; element ``i`` at ``where.i``."""
         nodes = []
+        if rw.active:
+            for op in ops:
+                for new in OP_TYPES[type(op)].rewrite(op, rw):
+                    node = OP_TYPES[type(new)].place(new, shape, self, f"{where}.{len(nodes)}")
+                    nodes.append(node)
+                    shape = node.out_shape
+            return tuple(nodes), shape
         for i, op in enumerate(ops):
             node = OP_TYPES[type(op)].place(op, shape, self, f"{where}.{i}")
             nodes.append(node)
             shape = node.out_shape
         return tuple(nodes), shape
 
-    def concat(self, branches: tuple[tuple, ...], shape: Shape, where: str) -> tuple[tuple, Shape]:
-        """Branches on one input, concatenated on channels: parts ``branchI`` and the output."""
+    def concat(self, branches: tuple[tuple, ...], shape: Shape, where: str,
+               rw: Rewrite = NO_REWRITE) -> tuple[tuple, Shape]:
+        """Branches on one input (under ``rw``), concatenated on channels: parts ``branchI``
+        and the output shape."""
         parts = []
         outs = []
         for i, ops in enumerate(branches):
-            nodes, out = self.chain(ops, shape, f"{where}.branch{i}")
+            nodes, out = self.chain(ops, shape, f"{where}.branch{i}", rw)
             parts.append((f"branch{i}", nodes))
             outs.append(out)
-        if any(len(o) != 3 for o in outs):
+        if not all(len(o) == 3 for o in outs):
             listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
             raise self.fail(where, f"branches must end in feature maps to be concatenated: {listing}")
-        if len({o[1:] for o in outs}) > 1:
+        first = outs[0]
+        if any(o[1] != first[1] or o[2] != first[2] for o in outs):
             listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
             raise self.fail(where, f"branches cannot be concatenated (their spatial sizes differ): {listing}")
-        return tuple(parts), (sum(o[0] for o in outs), outs[0][1], outs[0][2])
+        return tuple(parts), (sum(o[0] for o in outs), first[1], first[2])
 
     def block(self, spec: Spec, block: Block, shape: Shape, where: str) -> Placed:
         self.feature_map(shape, where, "a block")

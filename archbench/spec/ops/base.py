@@ -18,6 +18,7 @@ calls the kind's hook for its own concern. Hooks receive what they need from the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -46,8 +47,10 @@ def make_divisible(value: float, divisor: int) -> int:
     return rounded
 
 
+@functools.lru_cache(maxsize=65536)
 def scale_width(width: int, multiplier: float, divisor: int) -> int:
-    """A width under the multiplier; 1.0 keeps published widths exactly (no rounding)."""
+    """A width under the multiplier; 1.0 keeps published widths exactly (no rounding).
+    (Cached: every candidate of a search rescales the same few widths.)"""
     if multiplier == 1.0:
         return width
     return make_divisible(width * multiplier, divisor)
@@ -60,8 +63,10 @@ def evolve(op: Any, **changes: Any) -> Any:
     times faster than ``replace`` and the fields it sets are ones the parser already validated.
     """
     new = object.__new__(type(op))
-    new.__dict__.update(op.__dict__)
-    new.__dict__.update(changes)
+    d = new.__dict__
+    d.update(op.__dict__)
+    if changes:
+        d.update(changes)
     return new
 
 

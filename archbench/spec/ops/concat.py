@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..fields import ACTIVATIONS, get, optional_act
-from .base import MergeKind, Placed, Rewrite, Shape, register, rewrite_chain
+from .base import MergeKind, Placed, Rewrite, Shape, register
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ConcatKind(MergeKind):
         return {"act": merge.act or "none"}
 
     def place(self, block: Any, shape: Shape, pc: Any, where: str, rw: Rewrite) -> Placed:
-        parts, out = pc.concat(tuple(rewrite_chain(b, rw) for b in block.branches), shape, where)
+        parts, out = pc.concat(block.branches, shape, where, rw)
         return Placed(block, self, shape, out, 0, parts)
 
     def cost(self, node: Placed) -> tuple:

@@ -147,23 +147,37 @@ class ConvKind(OpKind):
         return d
 
     def rewrite(self, op: Conv, rw: Rewrite) -> tuple[Conv, ...]:
-        convs = factorize_conv(op, rw.factorize) if rw.factorize else (op,)
-        if rw.width != 1.0 and op.out is not None:
-            convs = tuple(evolve(c, out=scale_width(c.out, rw.width, rw.divisor)) for c in convs)  # type: ignore[arg-type]
-        if rw.unstride and op.stride != (1, 1):
-            convs = tuple(evolve(c, stride=(1, 1)) for c in convs)
-        return convs
+        """Factorized (block branches only), then scaled, then unstrided (repetitions 1..)."""
+        if rw.factorize:
+            convs = factorize_conv(op, rw.factorize)
+            if len(convs) > 1:
+                return tuple(c for conv in convs for c in self.rewrite(conv, rw._replace(factorize=())))
+        scale = rw.width != 1.0 and op.out is not None
+        unstride = rw.unstride and op.stride != (1, 1)
+        if not (scale or unstride):
+            return (op,)
+        new = evolve(op)
+        if scale:
+            new.__dict__["out"] = scale_width(op.out, rw.width, rw.divisor)  # type: ignore[arg-type]
+        if unstride:
+            new.__dict__["stride"] = (1, 1)
+        return (new,)
 
     def stride(self, op: Conv) -> Pair:
         return op.stride
 
     def place(self, op: Conv, shape: Shape, pc: Any, where: str) -> Placed:
-        c = pc.feature_map(shape, where, "a conv")[0]
+        if len(shape) != 3:
+            pc.feature_map(shape, where, "a conv")  # raises
+        c, h, w = shape
         out = c if op.out is None else op.out
         if c % op.groups:
             raise pc.fail(where, f"input channels {c} are not divisible by groups {op.groups}")
-        ho, wo = conv_output(pc, shape, where, op.kernel, op.stride, op.padding)
-        params = out * (c // op.groups) * op.kernel[0] * op.kernel[1] + (out if op.bias else 0) + (2 * out if op.norm else 0)
+        (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+        ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        if ho < 1 or wo < 1 or h + 2 * ph < kh or w + 2 * pw < kw:
+            conv_output(pc, shape, where, op.kernel, op.stride, op.padding)  # raises, naming the sizes
+        params = out * (c // op.groups) * kh * kw + (out if op.bias else 0) + (2 * out if op.norm else 0)
         return Placed(op, self, shape, (out, ho, wo), params)
 
     def cost(self, node: Placed) -> tuple:

@@ -72,8 +72,9 @@ class PoolKind(OpKind):
 
     def place(self, op: Pool, shape: Shape, pc: Any, where: str) -> Placed:
         c, h, w = pc.feature_map(shape, where, f"a {op.kind}pool")
-        size = [pool_out(n, kk, s, p, op.ceil_mode) for n, kk, s, p in zip((h, w), op.kernel, op.stride, op.padding)]
-        if min(size) < 1:
+        (kh, kw), (sh, sw), (ph, pw) = op.kernel, op.stride, op.padding
+        size = (pool_out(h, kh, sh, ph, op.ceil_mode), pool_out(w, kw, sw, pw, op.ceil_mode))
+        if size[0] < 1 or size[1] < 1:
             raise pc.fail(where, f"a {op.kernel[0]}x{op.kernel[1]} {op.kind}pool (stride {op.stride[0]}) on "
                                  f"{fmt(shape)} leaves no output: the spatial size reaches zero")
         return Placed(op, self, shape, (c, size[0], size[1]))
