@@ -14,6 +14,7 @@ import torch.nn as nn
 from .bninception import bninception
 from .facenet_inception_resnet_v1 import inception_resnet_v1
 from .timm_models import inception_resnet_v2, inception_v4
+from .timm_xception_seresnet import legacy_xception, seresnet50
 from .torchvision_models import (
     alexnet,
     googlenet,
@@ -42,6 +43,8 @@ REFERENCE_BUILDERS: Dict[str, Callable[[], nn.Module]] = {
     "inception_resnet_v1": inception_resnet_v1,
     "inception_resnet_v2": inception_resnet_v2,
     "inception_bn": bninception,
+    "xception": legacy_xception,
+    "se_resnet50": seresnet50,
 }
 
 _IMAGENET_224: Tuple[int, int, int] = (3, 224, 224)
@@ -62,4 +65,6 @@ REFERENCE_INPUT: Dict[str, Tuple[int, int, int]] = {
     "inception_resnet_v1": _INCEPTION_299,
     "inception_resnet_v2": _INCEPTION_299,
     "inception_bn": _IMAGENET_224,
+    "xception": _INCEPTION_299,
+    "se_resnet50": _IMAGENET_224,
 }
