@@ -23,6 +23,9 @@ REFERENCE_PARAMS: dict[str, tuple[int, int | None]] = {
     "inception_v4": (42_679_816, None),
     "inception_resnet_v1": (24_357_096, None),
     "inception_resnet_v2": (55_843_464, None),
+    # issue 12 (timm legacy_xception at 299, timm seresnet50 at 224)
+    "xception": (22_855_952, None),
+    "se_resnet50": (28_088_024, None),
 }
 
 ZOO = zoo.names()

@@ -10,7 +10,7 @@ from archbench.cost import analyze
 from archbench.nn import NetOutput
 
 from .conftest import REFERENCE_PARAMS, ZOO, zoo_params
-from .reference import REFERENCE_BUILDERS, REFERENCE_INPUT
+from .reference import REFERENCE_BUILDERS, REFERENCE_INPUT, REFERENCE_STATE_ORDER
 
 
 def test_zoo_has_every_reference_network():
@@ -99,7 +99,9 @@ def test_same_weights_give_the_same_outputs_as_the_reference(name: str):
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.normal_(1, 0.1)
                 m.bias.normal_(0, 0.1)
-    ref_state = [v for k, v in theirs.state_dict().items() if not k.endswith("num_batches_tracked")]
+    state = theirs.state_dict()
+    keys = REFERENCE_STATE_ORDER.get(name, list)(list(state))  # the same tensors in our registration order
+    ref_state = [state[k] for k in keys if not k.endswith("num_batches_tracked")]
     our_keys = [k for k in ours.state_dict() if not k.endswith("num_batches_tracked")]
     assert len(ref_state) == len(our_keys)
     assert [tuple(v.shape) for v in ref_state] == [tuple(ours.state_dict()[k].shape) for k in our_keys]

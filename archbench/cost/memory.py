@@ -46,7 +46,8 @@ autograd's. What each op saves for backward (freed when that op's backward has r
   first step; plain SGD none. The peak of the step is therefore every gradient and every momentum
   buffer at once.
 
-Shapes come from :func:`archbench.cost.analyze` (``record``), the one shape checker. Identical
+Shapes come from :func:`archbench.spec.place.place`, the one shape checker; each op kind states
+its own rule (``memory`` in :mod:`archbench.spec.ops`) with the primitives of ``_Pass``. Identical
 block repetitions are priced once (skipped at inference, lumped in training: see
 ``_Pass._lump``), so googlenet takes about a millisecond. On every zoo network, with and without
 aux heads, the peaks equal the meta replay's to the byte (docs/memory.md).
@@ -68,23 +69,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import ArchbenchError
-from ..spec.schema import (
-    LRN,
-    Activation,
-    AdaptivePool,
-    Block,
-    Conv,
-    Dropout,
-    Flatten,
-    Identity,
-    Linear,
-    Op,
-    Pool,
-    Spec,
-    Split,
-)
-from ..spec.transform import resolve
-from .analysis import OpRecord, analyze
+from ..spec.ops.base import Placed
+from ..spec.place import STACK, PlacedNetwork, place
+from ..spec.schema import Spec
+from .analysis import CostReport, costs
 
 # State tensors per parameter, created at the first step (AdamW: exp_avg and exp_avg_sq; its step
 # counters are CPU scalars unless capturable/fused, and left out).
@@ -161,11 +149,10 @@ class _Value:
 class _Pass:
     """One forward pass (and, when training, its backward and step) over live storages."""
 
-    def __init__(self, spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
-                 dtype_bytes: int, train: bool):
-        self.spec = spec
-        self.shapes = shapes
-        self.generated = generated
+    PASSES = PASSES  # for op kinds' memory rules: a node whose backward hands on its gradient
+
+    def __init__(self, net: PlacedNetwork, batch: int, dtype_bytes: int, train: bool):
+        self.net = net
         self.n = batch
         self.d = dtype_bytes
         self.train = train
@@ -222,55 +209,23 @@ class _Pass:
             cur = out
         return cur
 
-    def chain(self, ops: tuple[Op, ...], where: str, v: _Value) -> _Value:
-        return self.seq([self._op_step(f"{where}.{i}") for i in range(len(ops))], v)
+    def value(self, storage: _Storage, nbytes: int, node: _Node | None) -> _Value:
+        return _Value(storage, nbytes, node)
 
-    def _op_step(self, where: str) -> Any:
-        return lambda v: self.op(where, v)
+    def visit(self, node: Placed, v: _Value) -> _Value:
+        """One placed node on a borrowed input: its kind's memory rule (a stack: see ``stack``)."""
+        if node.kind is STACK:
+            return self.stack(node, v)
+        return node.kind.memory(node, self, v)
 
-    def op(self, where: str, v: _Value) -> _Value:
-        rec = self.shapes[where]
-        op = rec.op
-        if isinstance(op, Conv):
-            return self.conv(op, rec, v)
-        if isinstance(op, Pool):
-            return self.pool(op.kind == "max", self.size(rec.out_shape), v)
-        if isinstance(op, AdaptivePool):
-            return self.adaptive(op, rec, v)  # a flatten after it is a view
-        if isinstance(op, Linear):
-            return self.then_activation(op.act, self.linear(op, rec, v))
-        if isinstance(op, Split):
-            return self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(op.branches)], v)
-        if isinstance(op, LRN):
-            return self.lrn(op, rec, v)
-        if isinstance(op, Dropout):
-            return self.dropout(op, v)
-        if isinstance(op, Activation):
-            return self.activation(op.act, v)
-        if isinstance(op, (Flatten, Identity)):
-            return self.keep(v)  # a view, or the input itself
-        raise TypeError(f"no memory rule for {type(op).__name__}")  # pragma: no cover
+    def chain(self, nodes: tuple[Placed, ...], v: _Value) -> _Value:
+        return self.seq([self._visit_step(node) for node in nodes], v)
 
-    def _chain_step(self, ops: tuple[Op, ...], where: str) -> Any:
-        return lambda v: self.chain(ops, where, v)
+    def _visit_step(self, node: Placed) -> Any:
+        return lambda v: self.visit(node, v)
 
-    def conv(self, op: Conv, rec: OpRecord, v: _Value) -> _Value:
-        c_in, c_out = rec.in_shape[0], rec.out_shape[0]
-        kh, kw = op.kernel
-        weights = (c_out * (c_in // op.groups) * kh * kw * self.d,) + ((c_out * self.d,) if op.bias else ())
-        nbytes = self.size(rec.out_shape)
-        out = self.tensor(nbytes, self.node([v], [self.save(v.storage)], weights))
-        if op.norm == "bn":  # the builder's only norm
-            stats = 2 * c_out * self.d
-            bn_out = self.new(nbytes)
-            st = self.new(stats)
-            node = self.node([out], [self.save(out.storage), st], (c_out * self.d, c_out * self.d))
-            if not self.train:
-                self.drop(st)
-            normed = _Value(bn_out, nbytes, node)
-            self.release(out)  # the conv output dies here unless BN saved it
-            out = normed
-        return self.then_activation(op.act, out)
+    def chain_step(self, nodes: tuple[Placed, ...]) -> Any:
+        return lambda v: self.chain(nodes, v)
 
     def then_activation(self, name: str | None, v: _Value) -> _Value:
         """``v`` through the activation ``name`` (if any); ``v`` is released once consumed."""
@@ -280,15 +235,18 @@ class _Pass:
         self.release(v)
         return out
 
-    def activation(self, name: str, v: _Value) -> _Value:
-        if name in ("relu", *INPLACE_SAVES_CLONE):  # built in place
+    def activation(self, name: str, v: _Value, inplace: bool = True) -> _Value:
+        """``v`` through activation ``name``; relu, relu6 and silu are built in place unless
+        ``inplace=False`` (then relu's backward reads its output, the others their input)."""
+        if inplace and name in ("relu", *INPLACE_SAVES_CLONE):
             saved = []
             if self.train:
                 saved = [self.new(v.nbytes)] if name in INPLACE_SAVES_CLONE else [self.save(v.storage)]
             return _Value(self.keep(v).storage, v.nbytes, self.node([v], saved))
         out = self.tensor(v.nbytes, None)
         if self.train:
-            out.node = self.node([v], [self.save(out.storage if name in SAVES_OUTPUT else v.storage)])
+            saves_output = name in SAVES_OUTPUT or name == "relu"
+            out.node = self.node([v], [self.save(out.storage if saves_output else v.storage)])
         return out
 
     def pool(self, with_indices: bool, nbytes: int, v: _Value) -> _Value:
@@ -303,44 +261,6 @@ class _Pass:
         out.node = self.node([v], saved)
         return out
 
-    def adaptive(self, op: AdaptivePool, rec: OpRecord, v: _Value) -> _Value:
-        nbytes = self.size((rec.in_shape[0], *op.output))
-        if op.kind == "avg" and op.output == (1, 1):  # PyTorch computes it as a mean: saves nothing
-            return self.tensor(nbytes, self.node([v], []))
-        return self.pool(op.kind == "max", nbytes, v)
-
-    def linear(self, op: Linear, rec: OpRecord, v: _Value) -> _Value:
-        fin, fout = rec.in_shape[0], op.out
-        weights = (fin * fout * self.d,) + ((fout * self.d,) if op.bias else ())
-        return self.tensor(self.n * fout * self.d, self.node([v], [self.save(v.storage)], weights))
-
-    def dropout(self, op: Dropout, v: _Value) -> _Value:
-        if not self.train or op.p == 0:
-            return self.keep(v)  # F.dropout returns its input
-        mask = self.new(v.nbytes)
-        return self.tensor(v.nbytes, self.node([v], [mask]))
-
-    def lrn(self, op: LRN, rec: OpRecord, x: _Value) -> _Value:
-        """``F.local_response_norm`` as it decomposes: x*x, pad, avg_pool3d, *alpha, +k, **beta, x/div."""
-        a = x.nbytes
-        c, h, w = rec.in_shape
-        padded = self.n * (c + op.size - 1) * h * w * self.d
-        sq = self.tensor(a, self.node([x, x], [self.save(x.storage), self.save(x.storage)]))
-        pad = self.tensor(padded, self.node([sq], []))
-        self.release(sq)
-        avg = self.tensor(a, self.node([pad], [self.save(pad.storage)]))
-        self.release(pad)
-        scaled = self.tensor(a, self.node([avg], []))
-        shifted = self.tensor(a, self.node([scaled], [], kind=PASSES))
-        self.release(scaled)
-        powered = self.tensor(a, self.node([shifted], [self.save(shifted.storage)], scratch=2 * a))
-        self.release(shifted)
-        self.release(avg)
-        out = self.tensor(a, self.node([x, powered], [self.save(x.storage), self.save(powered.storage)],
-                                       scratch=2 * a))
-        self.release(powered)
-        return out
-
     def concat(self, branches: list[Any], v: _Value) -> _Value:
         """``Concat.branch_outputs``: every branch on the same input, then one ``torch.cat``."""
         outs = [branch(v) for branch in branches]
@@ -352,35 +272,31 @@ class _Pass:
             self.release(o)
         return out
 
-    # -- blocks
-    def block(self, block: Block, where: str, v: _Value) -> _Value:
-        if block.repeat is None:
-            return self._block_once(block, where, v)
-        n = block.count
-        cur = self.keep(v)  # nn.Sequential of the repetitions
+    # -- repeated blocks
+    def stack(self, node: Placed, v: _Value) -> _Value:
+        """An ``nn.Sequential`` of repetitions; identical ones (one node object) are skipped at
+        inference and lumped in training (see ``_lump``)."""
+        reps = [rep for _, rep in node.parts]
+        n = len(reps)
+        cur = self.keep(v)
         i = 0
         while i < n:
             live, made = self.live, len(self.nodes)
-            out = self._block_once(block.instance(i), f"{where}.{i}", cur)
+            out = self.visit(reps[i], cur)
             self.release(cur)
             cur = out
-            if i == 1 and n > 2 and self._keeps_shape(where):
+            if i == 1 and n > 2 and reps[2] is reps[1]:
                 # Repetitions 2.. are repetition 1 again, on an input of the same shape.
                 if not self.train:
                     break  # same bytes live before each, so the same peak inside: skip them
                 if n > 3:  # lump 2..n-2 into one node; n-1 runs for real (see _lump)
                     out = self._lump(cur, n - 3, self.live - live,
-                                     sum(sum(node.weights) for node in self.nodes[made:]))
+                                     sum(sum(made_node.weights) for made_node in self.nodes[made:]))
                     self.release(cur)
                     cur = out
                     i = n - 2
             i += 1
         return cur
-
-    def _keeps_shape(self, where: str) -> bool:
-        """Does repetition 2 get the input shape repetition 1 got (so it is the same computation)?"""
-        one, two = self.shapes.get(f"{where}.1.branch0.0"), self.shapes.get(f"{where}.2.branch0.0")
-        return one is not None and two is not None and one.in_shape == two.in_shape
 
     def _lump(self, v: _Value, times: int, retained: int, weights: int) -> _Value:
         """``times`` identical repetitions as one node, exact for the peak.
@@ -395,58 +311,30 @@ class _Pass:
         rest = self.new(times * retained - v.nbytes)  # all they keep, less their output below
         return self.tensor(v.nbytes, self.node([v], [self.save(v.storage), rest], (times * weights,), kind=LUMP))
 
-    def _block_step(self, block: Block, where: str) -> Any:
-        return lambda v: self._block_once(block, where, v)
-
-    def _block_once(self, block: Block, where: str, x: _Value) -> _Value:
-        y = self.concat([self._chain_step(b, f"{where}.branch{i}") for i, b in enumerate(block.branches)], x)
-        if block.merge == "concat":
-            return self.then_activation(block.act, y)
-        if block.project is not None:
-            projected = self.op(f"{where}.project", y)
-            self.release(y)
-            y = projected
-        if block.scale != 1.0:
-            scaled = self.tensor(y.nbytes, self.node([y], []))
-            self.release(y)
-            y = scaled
-        if isinstance(block.shortcut, tuple):
-            short = self.chain(block.shortcut, f"{where}.shortcut", x)
-        elif f"{where}.shortcut" in self.generated:
-            short = self.chain((self.generated[f"{where}.shortcut"],), f"{where}.shortcut", x)
-        else:
-            short = self.keep(x)
-        total = self.tensor(y.nbytes, self.node([y, short], [], kind=PASSES))
-        self.release(short)
-        self.release(y)
-        return self.then_activation(block.act, total)
-
-    def layer(self, layer: Any, v: _Value) -> _Value:
-        name = layer.name or ""
-        return self.block(layer, name, v) if isinstance(layer, Block) else self.op(name, v)
-
     # -- the network
     def forward(self, x: _Value, aux: bool) -> list[_Value]:
         """``Network.forward``: the values the loss reads (logits, then aux logits)."""
         taps: dict[str, list[Any]] = {}
         if aux and self.train:
-            for head in self.spec.aux_heads:
-                taps.setdefault(head.at, []).append(head)
+            for head, chain, _ in self.net.aux:
+                taps.setdefault(head.at, []).append(chain)
+        body = set(self.net.body_names)
         cur = self.keep(x)
         aux_out: list[_Value] = []
-        for layer in self.spec.body:
-            out = self.layer(layer, cur)
+        head: list[Placed] = []
+        for name, node in self.net.layers:
+            if name not in body:
+                head.append(node)
+                continue
+            out = self.visit(node, cur)
             self.release(cur)
             cur = out
-            for head in taps.get(layer.name or "", ()):
-                aux_out.append(self.chain(head.layers, head.name, cur))
+            for chain in taps.get(name, ()):
+                aux_out.append(self.chain(chain, cur))
         features = cur
-        logits = self.seq([self._layer_step(op) for op in self.spec.head], features)
+        logits = self.chain(tuple(head), features)
         self.release(features)
         return [logits, *aux_out]
-
-    def _layer_step(self, layer: Any) -> Any:
-        return lambda v: self.layer(layer, v)
 
     def backward(self, outputs: list[_Value]) -> None:
         """``loss.backward()`` for ``loss = sum of every output's sum``: nodes in reverse order."""
@@ -500,26 +388,21 @@ class _Pass:
         incoming.append(grad)
 
 
-def _buffer_bytes(shapes: dict[str, OpRecord], skipped: set[str], dtype_bytes: int) -> int:
-    """BN running mean and variance (``dtype_bytes`` each per channel) and one int64 counter."""
-    total = 0
-    for where, rec in shapes.items():
-        if isinstance(rec.op, Conv) and rec.op.norm == "bn" and where.split(".", 1)[0] not in skipped:
-            total += 2 * rec.out_shape[0] * dtype_bytes + 8
-    return total
+def _buffer_bytes(net: PlacedNetwork, aux: bool, dtype_bytes: int) -> int:
+    """Buffers of every module: BN running mean and variance (``dtype_bytes`` each per channel)
+    and one int64 counter per BN, as each op kind states them."""
+    floats = ints = 0
+    for _, node in net.walk(aux):
+        f, i = node.kind.buffers(node) if node.kind is not STACK else (0, 0)
+        floats += f
+        ints += i
+    return floats * dtype_bytes + ints * 8
 
 
-def _largest_param_bytes(shapes: dict[str, OpRecord], skipped: set[str], dtype_bytes: int) -> int:
+def _largest_param_bytes(net: PlacedNetwork, aux: bool, dtype_bytes: int) -> int:
     """The largest single parameter tensor (a conv or linear weight), for an update's temporaries."""
-    largest = 0
-    for where, rec in shapes.items():
-        if where.split(".", 1)[0] in skipped:
-            continue
-        if isinstance(rec.op, Conv):
-            largest = max(largest, rec.in_shape[0] // rec.op.groups * rec.out_shape[0] * math.prod(rec.op.kernel))
-        elif isinstance(rec.op, Linear):
-            largest = max(largest, math.prod(rec.in_shape) * rec.op.out)
-    return largest * dtype_bytes
+    return dtype_bytes * max((node.kind.largest_tensor(node) for _, node in net.walk(aux) if node.kind is not STACK),
+                             default=0)
 
 
 def _check(batch: int, dtype_bytes: int, optimizer: str = "sgd-momentum") -> None:
@@ -534,19 +417,17 @@ def _input() -> _Value:
     return _Value(_Storage(0), 0, None)
 
 
-def _inference(spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
-               dtype_bytes: int) -> int:
+def _inference(net: PlacedNetwork, batch: int, dtype_bytes: int) -> int:
     """Peak bytes of the activations of one eval-mode forward under ``no_grad``."""
-    run = _Pass(spec, shapes, generated, batch, dtype_bytes, train=False)
+    run = _Pass(net, batch, dtype_bytes, train=False)
     for v in run.forward(_input(), aux=False):
         run.release(v)
     return run.peak
 
 
-def _training(spec: Spec, shapes: dict[str, OpRecord], generated: dict[str, Conv], batch: int,
-              dtype_bytes: int, aux: bool, state_bytes: int) -> int:
+def _training(net: PlacedNetwork, batch: int, dtype_bytes: int, aux: bool, state_bytes: int) -> int:
     """Peak bytes (besides the resident ones) of forward, backward and the optimizer's step."""
-    run = _Pass(spec, shapes, generated, batch, dtype_bytes, train=True)
+    run = _Pass(net, batch, dtype_bytes, train=True)
     outputs = run.forward(_input(), aux)
     run.new(4)  # the loss, a float32 scalar (an aux head's partial sum: 4 more bytes, left out)
     for v in outputs:
@@ -559,22 +440,20 @@ def inference_peak_bytes(spec: Spec, input_size: tuple[int, int, int] | None = N
                          dtype_bytes: int = 4) -> int:
     """Peak memory of inference alone (what a search's memory budget limits); see :func:`estimate_memory`."""
     _check(batch, dtype_bytes)
-    spec, shapes, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux=False)
-    return resident + _inference(spec, shapes, report.generated, batch, dtype_bytes)
+    net, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux=False)
+    return resident + _inference(net, batch, dtype_bytes)
 
 
 def _resident(spec: Spec, input_size: tuple[int, int, int] | None, batch: int, dtype_bytes: int,
-              aux: bool) -> tuple[Spec, dict[str, OpRecord], Any, int, int, int]:
-    """The walk both estimates start from: shapes of every op, and the bytes that stay resident
-    throughout (parameters, buffers, the input batch). Returns (resolved spec, op records,
-    cost report, param bytes, buffer bytes, resident bytes)."""
-    spec = resolve(spec)
-    shapes: dict[str, OpRecord] = {}
-    report = analyze(spec, input_size, batch, record=shapes)
-    skipped = set() if aux else {h.name for h in spec.aux_heads}
+              aux: bool) -> tuple[PlacedNetwork, CostReport, int, int, int]:
+    """The placement both estimates start from, and the bytes that stay resident throughout
+    (parameters, buffers, the input batch). Returns (placed network, cost report, param bytes,
+    buffer bytes, resident bytes)."""
+    net = place(spec, input_size)
+    report = costs(net, batch)
     params = report.params(aux=aux) * dtype_bytes
-    buffers = _buffer_bytes(shapes, skipped, dtype_bytes)
-    return spec, shapes, report, params, buffers, params + buffers + batch * math.prod(report.input) * dtype_bytes
+    buffers = _buffer_bytes(net, aux, dtype_bytes)
+    return net, report, params, buffers, params + buffers + batch * math.prod(report.input) * dtype_bytes
 
 
 def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1,
@@ -590,14 +469,13 @@ def estimate_memory(spec: Spec, input_size: tuple[int, int, int] | None = None, 
     """
     _check(batch, dtype_bytes, optimizer)
     aux = aux and bool(spec.aux_heads)
-    spec, shapes, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux)
+    net, report, params, buffers, resident = _resident(spec, input_size, batch, dtype_bytes, aux)
     activation = batch * sum(x.output_elements for x in report.layers if not x.is_aux) * dtype_bytes
-    inference = _inference(spec, shapes, report.generated, batch, dtype_bytes)
+    inference = _inference(net, batch, dtype_bytes)
     step_bytes = OPTIMIZER_STATES[optimizer] * params
     if optimizer in STEP_TEMPORARIES:
-        skipped = set() if aux else {h.name for h in spec.aux_heads}
-        step_bytes += STEP_TEMPORARIES[optimizer] * _largest_param_bytes(shapes, skipped, dtype_bytes)
-    training = _training(spec, shapes, report.generated, batch, dtype_bytes, aux, step_bytes)
+        step_bytes += STEP_TEMPORARIES[optimizer] * _largest_param_bytes(net, aux, dtype_bytes)
+    training = _training(net, batch, dtype_bytes, aux, step_bytes)
     return MemoryEstimate(param_bytes=params, buffer_bytes=buffers, activation_bytes=activation,
                           inference_peak_bytes=resident + inference, training_peak_bytes=resident + training,
                           batch=batch, optimizer=optimizer)

@@ -14,18 +14,20 @@ from torch import nn
 
 from ..errors import ArchbenchError
 
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": lambda: nn.ReLU(inplace=True),
-    "relu6": lambda: nn.ReLU6(inplace=True),
-    "silu": lambda: nn.SiLU(inplace=True),
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
+ACTIVATIONS: dict[str, Callable[[bool], nn.Module]] = {
+    "relu": lambda inplace: nn.ReLU(inplace=inplace),
+    "relu6": lambda inplace: nn.ReLU6(inplace=inplace),
+    "silu": lambda inplace: nn.SiLU(inplace=inplace),
+    "gelu": lambda inplace: nn.GELU(),
+    "sigmoid": lambda inplace: nn.Sigmoid(),
+    "tanh": lambda inplace: nn.Tanh(),
 }
 
 
-def make_activation(name: str) -> nn.Module:
-    return ACTIVATIONS[name]()
+def make_activation(name: str, inplace: bool = True) -> nn.Module:
+    """relu, relu6 and silu are built in place unless ``inplace=False`` (when the input is
+    still needed afterwards, e.g. by a residual shortcut)."""
+    return ACTIVATIONS[name](inplace)
 
 
 class ConvNormAct(nn.Sequential):

@@ -12,77 +12,74 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cost import analyze
-from ..spec.schema import Block, Conv, Op, Pool, Spec, Split
-from ..spec.transform import resolve
+from ..cost.analysis import costs
+from ..spec.ops.base import Placed, merge_of
+from ..spec.place import STACK, place
+from ..spec.schema import Spec
 
 COLUMNS = ["name", "type", "output", "depth", "#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5",
            "pool proj", "params", "ops"]
 
 
-def _convs(ops: tuple[Op, ...]) -> list[Conv]:
-    out: list[Conv] = []
-    for op in ops:
-        if isinstance(op, Conv):
-            out.append(op)
-        elif isinstance(op, Split):
-            out.extend(c for b in op.branches for c in _convs(b))
+def _convs(nodes: tuple[Placed, ...]) -> list[Placed]:
+    """The convs along a chain, splits included, in order."""
+    out: list[Placed] = []
+    for node in nodes:
+        if node.op.KIND == "conv":
+            out.append(node)
+        for _, part in node.parts:
+            out.extend(_convs(part))
     return out
 
 
-def _depth(ops: tuple[Op, ...]) -> int:
+def _depth(nodes: tuple[Placed, ...]) -> int:
+    """Layers with parameters along the deepest path (a split counts its deepest branch)."""
     n = 0
-    for op in ops:
-        if isinstance(op, Conv):
-            n += 1
-        elif isinstance(op, Split):
-            n += max(_depth(b) for b in op.branches)
+    for node in nodes:
+        n += node.kind.layer_depth
+        if node.parts:
+            n += max(_depth(part) for _, part in node.parts)
     return n
 
 
-def _width(ops: tuple[Op, ...]) -> int | None:
-    last = ops[-1]
-    if isinstance(last, Split):
-        return sum(_width(b) or 0 for b in last.branches)
-    return last.out if isinstance(last, Conv) else None
+def _width(nodes: tuple[Placed, ...]) -> int | None:
+    last = nodes[-1]
+    return last.out_shape[0] if last.op.KIND in ("conv", "split") else None
 
 
 def paper_rows(spec: Spec, input_size: tuple[int, int, int] | None = None) -> list[dict[str, Any]]:
-    spec = resolve(spec)
-    report = analyze(spec, input_size)
+    net = place(spec, input_size)
+    report = costs(net)
     rows = []
-    for layer in (*spec.body, *spec.head):
-        cost = report.layer(layer.name or "")
+    for name, node in net.layers:
+        cost = report.layer(name)
         row: dict[str, Any] = dict.fromkeys(COLUMNS, "")
         shape = cost.out_shape  # the paper writes H x W x C
-        row.update(name=layer.name, output=f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0]),
+        row.update(name=name, output=f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0]),
                    params=cost.params, ops=cost.flops)
-        if isinstance(layer, Block):
-            row["type"] = "inception" if layer.merge == "concat" else f"residual (x{layer.scale:g})"
-            if layer.repeat:
-                row["type"] += f" ×{layer.repeat}"
-            row["depth"] = max(_depth(b) for b in layer.branches) * layer.count
+        if node.op.KIND == "block":
+            block = node.op
+            count = len(node.parts) if node.kind is STACK else 1
+            first = node.parts[0][1] if node.kind is STACK else node
+            branches = [part for seg, part in first.parts if seg.startswith("branch")]
+            row["type"] = merge_of(block.merge).paper_type(block.merge)
+            if node.kind is STACK:
+                row["type"] += f" ×{count}"
+            row["depth"] = max(_depth(b) for b in branches) * count
             slots = ["3x3", "5x5"]
-            for branch in layer.branches:
+            for branch in branches:
                 convs = _convs(branch)
-                if isinstance(branch[0], Pool):
+                if branch[0].op.KIND == "pool":
                     row["pool proj"] = _width(branch) or ""
-                elif len(convs) == 1 and convs[0].kernel == (1, 1) and len(branch) == 1:
-                    row["#1x1"] = convs[0].out
+                elif len(convs) == 1 and convs[0].op.kernel == (1, 1) and len(branch) == 1:
+                    row["#1x1"] = convs[0].out_shape[0]
                 elif slots and convs:
                     slot = slots.pop(0)
-                    if convs[0].kernel == (1, 1) and len(convs) > 1:
-                        row[f"#{slot} reduce"] = convs[0].out
+                    if convs[0].op.kernel == (1, 1) and len(convs) > 1:
+                        row[f"#{slot} reduce"] = convs[0].out_shape[0]
                     row[f"#{slot}"] = _width(branch) or ""
         else:
-            kind = type(layer).__name__.lower()
-            if isinstance(layer, Conv):
-                kind = f"conv {layer.kernel[0]}x{layer.kernel[1]}/{layer.stride[0]}"
-                row["depth"] = 1
-            elif isinstance(layer, Pool):
-                kind = f"{layer.kind} pool {layer.kernel[0]}x{layer.kernel[1]}/{layer.stride[0]}"
-            elif kind == "linear":
-                row["depth"] = 1
-            row["type"] = kind
+            row["type"] = node.kind.paper_type(node.op)
+            row["depth"] = node.kind.layer_depth or ""
         rows.append(row)
     return rows

@@ -27,7 +27,6 @@ point is enqueued as the first trial of every search.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import Any
 from ..errors import Problem, SpecError
 from ..files import read_text
 from ..spec import read_raw
-from ..spec.derive import derive, expand_glob, get_path, set_path
+from ..spec.derive import derive, edited, expand_glob, get_path
 from ..spec.parse import parse_spec
 from ..spec.schema import Spec
 from ..spec.transform import make_divisible
@@ -116,16 +115,12 @@ class SearchSpace:
 
     def spec(self, values: Mapping[str, Any], name: str | None = None) -> Spec:
         """The candidate network for these parameter values."""
-        doc = copy.deepcopy(_base_doc(self.base, self.source))
-        edits = self.edits(doc, values)
-        problems = []
-        for path, value in edits.items():
-            error = set_path(doc, path, value)
-            if error:
-                problems.append(Problem(self.source, f"params ({path})", error))
-        if problems:
-            raise SpecError(problems)
-        doc["name"] = name or f"{self.name}_candidate"
+        base = _base_doc(self.base, self.source)
+        edits = self.edits(base, values)
+        edits["name"] = name or f"{self.name}_candidate"
+        doc, failed = edited(base, edits)  # copies only what the edits touch: the base is cached
+        if failed:
+            raise SpecError([Problem(self.source, f"params ({path})", error) for path, error in failed])
         return parse_spec(doc, f"{self.source} (candidate)")
 
     def edits(self, doc: Mapping, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ..files import read_text
 from .canonical import architecture_hash, dump_yaml, to_dict
 from .derive import derive
 from .parse import parse_spec
+from .place import PlacedNetwork, place
 from .schema import LRN, Activation, AdaptivePool, AuxHead, Block, Conv, Dropout, Flatten, Identity, Linear, Pool, Spec, Split
 from .transform import resolve
 from .yaml_lines import load_yaml
@@ -20,7 +21,7 @@ from .yaml_lines import load_yaml
 __all__ = [
     "Spec", "Block", "Conv", "Pool", "AdaptivePool", "LRN", "Dropout", "Flatten", "Linear", "Activation",
     "Identity", "Split", "AuxHead", "load_spec", "loads", "resolve", "dump_yaml", "to_dict",
-    "architecture_hash", "read_raw",
+    "architecture_hash", "read_raw", "place", "PlacedNetwork",
 ]
 
 

@@ -14,64 +14,19 @@ from typing import Any
 
 import yaml
 
-from .schema import LRN, Activation, AdaptivePool, Block, Conv, Dropout, Flatten, Identity, Linear, Op, Pool, Spec, Split
+from .ops.base import dump_chain, dump_op, merge_of
+from .schema import Block, Spec
 from .transform import resolve
 
-
-def _pair(p: tuple[int, int]) -> Any:
-    return p[0] if p[0] == p[1] else f"{p[0]}x{p[1]}"
-
-
-def op_to_dict(op: Op) -> dict[str, Any]:
-    if isinstance(op, Conv):
-        d: dict[str, Any] = {"conv": "auto" if op.out is None else op.out, "kernel": _pair(op.kernel),
-                             "stride": _pair(op.stride), "padding": _pair(op.padding)}
-        if op.groups != 1:
-            d["groups"] = op.groups
-        d.update(bias=op.bias, norm=op.norm or "none", act=op.act or "none")
-        if op.norm:
-            d["bn_eps"] = op.bn_eps
-        if not op.factorizable:
-            d["factorize"] = False
-    elif isinstance(op, Pool):
-        d = {f"{op.kind}pool": _pair(op.kernel), "stride": _pair(op.stride), "padding": _pair(op.padding),
-             "ceil_mode": op.ceil_mode}
-        if op.kind == "avg":
-            d["count_include_pad"] = op.count_include_pad
-    elif isinstance(op, AdaptivePool):
-        d = {"global_pool": op.kind} if op.flatten else {f"adaptive_{op.kind}pool": _pair(op.output)}
-    elif isinstance(op, LRN):
-        d = {"lrn": op.size, "alpha": op.alpha, "beta": op.beta, "k": op.k}
-    elif isinstance(op, Dropout):
-        d = {"dropout": op.p}
-    elif isinstance(op, Flatten):
-        d = {"flatten": True}
-    elif isinstance(op, Linear):
-        d = {"linear": op.out, "bias": op.bias, "act": op.act or "none"}
-    elif isinstance(op, Activation):
-        d = {"activation": op.act}
-    elif isinstance(op, Identity):
-        d = {"identity": True}
-    elif isinstance(op, Split):
-        d = {"split": [[op_to_dict(o) for o in b] for b in op.branches]}
-    else:  # pragma: no cover - every op type is listed above
-        raise TypeError(f"unknown op {op!r}")
-    if op.name is not None:
-        d["name"] = op.name
-    return d
+op_to_dict = dump_op  # the canonical mapping of one op: its kind's ``to_dict`` plus its name
 
 
 def block_to_dict(block: Block) -> dict[str, Any]:
-    d: dict[str, Any] = {"block": block.name, "merge": block.merge}
+    d: dict[str, Any] = {"block": block.name, "merge": merge_of(block.merge).name}
     if block.repeat is not None:
         d["repeat"] = block.repeat
-    if block.merge == "residual":
-        d["scale"] = block.scale
-        if block.project is not None:
-            d["project"] = op_to_dict(block.project)
-        d["shortcut"] = block.shortcut if isinstance(block.shortcut, str) else [op_to_dict(o) for o in block.shortcut]
-    d["act"] = block.act or "none"
-    d["branches"] = [[op_to_dict(o) for o in b] for b in block.branches]
+    d.update(merge_of(block.merge).to_dict(block.merge))
+    d["branches"] = [dump_chain(b) for b in block.branches]
     return d
 
 
@@ -89,11 +44,11 @@ def to_dict(spec: Spec) -> dict[str, Any]:
     d = spec.defaults
     doc["defaults"] = {"norm": d.norm or "none", "bn_eps": d.bn_eps, "act": d.act or "none",
                        "conv_bias": "auto" if d.conv_bias is None else d.conv_bias}
-    doc["body"] = [block_to_dict(x) if isinstance(x, Block) else op_to_dict(x) for x in spec.body]
-    doc["head"] = [op_to_dict(x) for x in spec.head]
+    doc["body"] = [block_to_dict(x) if isinstance(x, Block) else dump_op(x) for x in spec.body]
+    doc["head"] = dump_chain(spec.head)
     if spec.aux_heads:
         doc["aux_heads"] = [{"name": h.name, "at": h.at, "weight": h.weight,
-                             "layers": [op_to_dict(o) for o in h.layers]} for h in spec.aux_heads]
+                             "layers": dump_chain(h.layers)} for h in spec.aux_heads]
     if spec.meta:
         doc["meta"] = dict(spec.meta)
     return doc

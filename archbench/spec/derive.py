@@ -14,6 +14,7 @@ parameters they vary:
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,8 +30,10 @@ TOP_LEVEL = ("defaults", "meta", "width_multiplier", "width_divisor", "depth_mul
              "input", "classes", "name", "reference", "description")
 
 
-def parse_path(path: str) -> list[str | int] | None:
-    """``"inception4a.branches[1][0].conv"`` -> ``["inception4a", "branches", 1, 0, "conv"]``."""
+@functools.lru_cache(maxsize=4096)
+def parse_path(path: str) -> tuple[str | int, ...] | None:
+    """``"inception4a.branches[1][0].conv"`` -> ``("inception4a", "branches", 1, 0, "conv")``
+    (cached: a search parses the same paths for every candidate)."""
     parts: list[str | int] = []
     pos = 0
     while pos < len(path):
@@ -39,19 +42,57 @@ def parse_path(path: str) -> list[str | int] | None:
             return None
         parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
         pos = m.end()
-    return parts or None
+    return tuple(parts) or None
 
 
-def find_layer(doc: Mapping, name: str) -> Any:
-    """The layer mapping named ``name`` in body, head or aux_heads (by ``block:`` or ``name:``)."""
+def find_layer(doc: Mapping, name: str, own: Callable[[Any], Any] | None = None) -> Any:
+    """The layer mapping named ``name`` in body, head or aux_heads (by ``block:`` or ``name:``).
+
+    ``own`` (see :func:`edited`): replace the section and the layer by private copies first."""
+    slot = _layer_index(doc).get(name)
+    if slot is None or not _names(doc[slot[0]][slot[1]], name):  # moved or renamed: look again
+        slot = _layer_index(doc, fresh=True).get(name)
+        if slot is None:
+            return None
+    section, i = slot
+    items = doc[section]
+    item = items[i]
+    if own is not None:
+        items = doc[section] = own(items)  # type: ignore[index]
+        item = items[i] = own(item)
+    return item
+
+
+def _names(item: Any, name: str) -> bool:
+    return (isinstance(item, dict) or isinstance(item, Mapping)) and (
+        item.get("block") == name or item.get("name") == name)
+
+
+_INDEX: dict[int, tuple[Any, dict[str, tuple[str, int]]]] = {}
+
+
+def _layer_index(doc: Mapping, fresh: bool = False) -> dict[str, tuple[str, int]]:
+    """name -> (section, position) of the first layer of each name, as a scan finds it.
+
+    Kept for the last few documents (a search looks up the same layers of its base document
+    for every candidate); :func:`find_layer` checks each hit and rescans on a mismatch."""
+    cached = _INDEX.get(id(doc))
+    if cached is not None and cached[0] is doc and not fresh:
+        return cached[1]
+    index: dict[str, tuple[str, int]] = {}
     for section in ("body", "head", "aux_heads"):
         items = doc.get(section)
         if not isinstance(items, list):
             continue
-        for item in items:
-            if isinstance(item, Mapping) and name in (item.get("block"), item.get("name")):
-                return item
-    return None
+        for i, item in enumerate(items):
+            if isinstance(item, dict) or isinstance(item, Mapping):
+                for label in (item.get("block"), item.get("name")):
+                    if isinstance(label, str) and label not in index:
+                        index[label] = (section, i)
+    if len(_INDEX) > 16:
+        _INDEX.clear()
+    _INDEX[id(doc)] = (doc, index)
+    return index
 
 
 def layer_names(doc: Mapping) -> list[str]:
@@ -65,8 +106,12 @@ def layer_names(doc: Mapping) -> list[str]:
     return names
 
 
-def set_path(doc: dict, path: str, value: Any) -> str | None:
-    """Set ``value`` at ``path`` inside ``doc`` in place; return an error message or None."""
+def set_path(doc: dict, path: str, value: Any, own: Callable[[Any], Any] | None = None) -> str | None:
+    """Set ``value`` at ``path`` inside ``doc`` in place; return an error message or None.
+
+    ``own``: a function giving a private copy of a container; every container on the way to the
+    value is replaced by ``own(container)`` first, so ``doc`` may share the rest with another
+    document (:func:`edited`)."""
     parts = parse_path(path)
     if parts is None:
         return f"malformed path {path!r}; expected e.g. inception4a.branches[1][0].conv"
@@ -77,15 +122,18 @@ def set_path(doc: dict, path: str, value: Any) -> str | None:
         if head in TOP_LEVEL and head not in doc and len(rest) > 1:
             doc[head] = {}  # e.g. "defaults.bn_eps" on a document that states no defaults
     else:
-        target = find_layer(doc, head) if isinstance(head, str) else None
+        target = find_layer(doc, head, own) if isinstance(head, str) else None
         if target is None:
             return f"no block or layer named {head!r}; known: {', '.join(layer_names(doc))}"
         if not rest:
             return f"path {path!r} names a whole layer; give a field inside it"
-    for i, part in enumerate(rest[:-1]):
-        target = _step(target, part)
-        if target is None:
+    for part in rest[:-1]:
+        child = _step(target, part)
+        if child is None:
             return f"path {path!r} does not exist (stopped at {part!r})"
+        if own is not None and isinstance(child, (dict, list)):
+            child = target[part] = own(child)
+        target = child
     last = rest[-1]
     if isinstance(last, int):
         if not isinstance(target, list) or not -len(target) <= last < len(target):
@@ -101,6 +149,32 @@ def set_path(doc: dict, path: str, value: Any) -> str | None:
     else:
         return f"path {path!r} does not exist (cannot set {last!r})"
     return None
+
+
+def edited(doc: Mapping, edits: Mapping[str, Any]) -> tuple[Any, list[tuple[str, str]]]:
+    """``doc`` with ``edits`` (path -> value) applied, and the (path, error) of those that failed.
+
+    ``doc`` itself is left as it is: the containers on the way to each edited value are copied
+    and everything else is shared (so values must not be mutated later). This is how a search
+    makes a candidate from its cached base document without copying all of it."""
+    fresh: set[int] = set()
+
+    def own(container: Any) -> Any:
+        if id(container) in fresh:
+            return container
+        copied = type(container)(container)
+        if hasattr(container, "__dict__"):  # the line numbers of a LineDict or LineList
+            copied.__dict__.update(container.__dict__)
+        fresh.add(id(copied))
+        return copied
+
+    root = own(doc)
+    problems = []
+    for path, value in edits.items():
+        error = set_path(root, path, value, own)
+        if error:
+            problems.append((path, error))
+    return root, problems
 
 
 def get_path(doc: Mapping, path: str) -> Any:

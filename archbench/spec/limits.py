@@ -90,10 +90,18 @@ def check_yaml_nodes(node: Any, source: str) -> None:
 
 
 # ---------------------------------------------------------------------------- layers
-def _ops(ops: Any) -> int:
-    from .schema import Split
+def _ops(node: Any) -> int:
+    """Ops in ``node`` (an op, a merge, a chain or a branch list), nested ops included (a split's
+    branches, a residual merge's projection and shortcut). Generic over the op registry: any
+    frozen dataclass is one node, and its tuple or dataclass fields are searched for more."""
+    import dataclasses
 
-    return sum(1 + (sum(_ops(b) for b in op.branches) if isinstance(op, Split) else 0) for op in ops)
+    if isinstance(node, tuple):
+        return sum(_ops(x) for x in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return 1 + sum(_ops(getattr(node, f.name)) for f in dataclasses.fields(node)
+                       if isinstance(getattr(node, f.name), tuple) or dataclasses.is_dataclass(getattr(node, f.name)))
+    return 0
 
 
 def _effective_repeat(repeat: int | None, depth: float) -> int:
@@ -111,8 +119,7 @@ def layer_count(spec: Any) -> int:
     total = 0
     for layer in spec.body:
         if isinstance(layer, Block):
-            per = sum(_ops(b) for b in layer.branches) + (layer.project is not None) + (
-                0 if isinstance(layer.shortcut, str) else _ops(layer.shortcut))
+            per = _ops(layer.branches) + _ops(layer.merge) - 1  # the merge itself is no layer
             total += _effective_repeat(layer.repeat, spec.depth_multiplier) * max(per, 1)
         else:
             total += 1

@@ -2,16 +2,32 @@
 
 Everything downstream (cost model, builder, search) reads these objects, never raw YAML. All
 defaults are filled in by the parser, so every field here is explicit: a ``Conv`` knows its own
-norm, activation, bias and padding, whatever the spec's ``defaults`` said.
+norm, activation, bias and padding, whatever the spec's ``defaults`` said. Each op's dataclass
+lives in its op kind's module (:mod:`archbench.spec.ops`) and is re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import Any, ClassVar
 
-Pair = tuple[int, int]
+from .ops.activation import Activation
+from .ops.adaptive_pool import AdaptivePool
+from .ops.base import Pair
+from .ops.concat import ConcatMerge
+from .ops.conv import Conv
+from .ops.dropout import Dropout
+from .ops.flatten import Flatten
+from .ops.identity import Identity
+from .ops.linear import Linear
+from .ops.lrn import LRN
+from .ops.pool import Pool
+from .ops.residual import ResidualMerge
+from .ops.split import Split
+
+__all__ = ["Defaults", "Block", "AuxHead", "Spec", "Op", "Layer", "Pair", "layer_name", "Conv", "Pool",
+           "AdaptivePool", "LRN", "Dropout", "Flatten", "Linear", "Activation", "Identity", "Split",
+           "ConcatMerge", "ResidualMerge"]
 
 
 @dataclass(frozen=True)
@@ -32,132 +48,18 @@ class Defaults:
 
 
 @dataclass(frozen=True)
-class Conv:
-    """Convolution, optionally followed by batch norm and an activation (timm's ConvNormAct)."""
-
-    KIND: ClassVar[str] = "conv"
-    out: int | None  # None means "auto": as many channels as the input (residual projections)
-    kernel: Pair
-    stride: Pair = (1, 1)
-    padding: Pair = (0, 0)
-    groups: int = 1
-    bias: bool = False
-    norm: str | None = "bn"
-    bn_eps: float = 1e-5
-    act: str | None = "relu"
-    factorizable: bool = True  # may a factorization transform rewrite this conv?
-    name: str | None = None
-
-    @property
-    def is_same_padded(self) -> bool:
-        """Stride 1 and padding k//2 on both axes: the output keeps the input's spatial size."""
-        return self.stride == (1, 1) and self.padding == (self.kernel[0] // 2, self.kernel[1] // 2)
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Max or average pooling over a window (``maxpool`` / ``avgpool`` in YAML)."""
-
-    KIND: ClassVar[str] = "pool"
-    kind: str  # "max" | "avg"
-    kernel: Pair
-    stride: Pair
-    padding: Pair = (0, 0)
-    ceil_mode: bool = False
-    count_include_pad: bool = True  # average pooling only
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class AdaptivePool:
-    """Adaptive pooling to a fixed output grid; ``flatten`` makes it a global pool + flatten."""
-
-    KIND: ClassVar[str] = "adaptive_pool"
-    kind: str  # "max" | "avg"
-    output: Pair
-    flatten: bool = False
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class LRN:
-    """Local response normalization across channels (AlexNet, GoogLeNet paper)."""
-
-    KIND: ClassVar[str] = "lrn"
-    size: int
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 1.0
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Dropout:
-    KIND: ClassVar[str] = "dropout"
-    p: float
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Flatten:
-    KIND: ClassVar[str] = "flatten"
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Linear:
-    """Fully connected layer, optionally followed by an activation."""
-
-    KIND: ClassVar[str] = "linear"
-    out: int
-    bias: bool = True
-    act: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Activation:
-    KIND: ClassVar[str] = "activation"
-    act: str
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Identity:
-    KIND: ClassVar[str] = "identity"
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Split:
-    """Parallel chains applied to the same input, outputs concatenated on channels.
-
-    Inside a branch this is Inception-v3's expansion (1x3 ‖ 3x1 after a shared 1x1).
-    """
-
-    KIND: ClassVar[str] = "split"
-    branches: tuple[tuple["Op", ...], ...]
-    name: str | None = None
-
-
-@dataclass(frozen=True)
 class Block:
     """A named multi-branch block: the unit of tables, costs and search parameters.
 
-    ``merge="concat"``: branch outputs are concatenated on channels (Inception).
-    ``merge="residual"``: branch outputs are concatenated, passed through ``project`` (if any),
-    multiplied by ``scale``, added to ``shortcut(x)``, then ``act`` is applied
-    (Inception-ResNet, ResNet).
+    Its branches run on the block's input; ``merge`` (a merge kind's dataclass, see
+    :mod:`archbench.spec.ops`) says how their outputs combine: ``ConcatMerge`` concatenates them
+    (Inception), ``ResidualMerge`` adds a shortcut (Inception-ResNet, ResNet).
     """
 
     KIND: ClassVar[str] = "block"
     name: str
     branches: tuple[tuple["Op", ...], ...]
-    merge: str = "concat"  # "concat" | "residual"
-    scale: float = 1.0
-    project: Conv | None = None
-    shortcut: str | tuple["Op", ...] = "identity"  # "identity" | "auto" | explicit ops
-    act: str | None = None
+    merge: Any = ConcatMerge()
     repeat: int | None = None  # None: a single block that the depth multiplier leaves alone
     factorize: tuple[str, ...] | None = None  # None: inherit the network's setting
 
@@ -165,31 +67,9 @@ class Block:
     def count(self) -> int:
         return self.repeat or 1
 
-    def instance(self, index: int) -> "Block":
-        """The block as built at repetition ``index``: only the first one keeps its strides."""
-        if index == 0:
-            return self
-        return dataclasses.replace(
-            self,
-            branches=tuple(tuple(_unstride(op) for op in br) for br in self.branches),
-            shortcut=self.shortcut
-            if isinstance(self.shortcut, str)
-            else tuple(_unstride(op) for op in self.shortcut),
-        )
 
-
-Op = Union[Conv, Pool, AdaptivePool, LRN, Dropout, Flatten, Linear, Activation, Identity, Split]
-Layer = Union[Op, Block]
-
-
-def _unstride(op: "Op") -> "Op":
-    if isinstance(op, (Conv, Pool)) and op.stride != (1, 1):
-        return dataclasses.replace(op, stride=(1, 1))
-    if isinstance(op, Split):
-        return dataclasses.replace(
-            op, branches=tuple(tuple(_unstride(o) for o in br) for br in op.branches)
-        )
-    return op
+Op = Any  # an instance of a registered op kind's dataclass (archbench.spec.ops)
+Layer = Any  # an Op or a Block
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Transforms that rewrite a spec: factorization, width and depth multipliers.
 
-They are applied in exactly one place, :func:`resolve`, which turns a spec as written into the
-network that is built and costed (multipliers 1, no pending factorization). The cost model and
-the builder both call it, so they can never disagree about what a ``width_multiplier`` means.
+The rules live with the ops they rewrite (each op kind's ``rewrite`` in :mod:`archbench.spec.ops`)
+and are applied in two places that call the same functions: :func:`archbench.spec.place.place`
+applies them op by op while it places the network (what the cost model, the memory model and
+the builder see), and :func:`resolve` applies them to the whole spec, for the canonical form.
+The depth multiplier is :func:`repeats`.
 """
 
 from __future__ import annotations
@@ -10,85 +12,29 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from .schema import Block, Conv, Layer, Op, Spec, Split
+from .ops.base import Rewrite, make_divisible, merge_of, rewrite_chain, scale_width  # noqa: F401 - re-exported
+from .ops.conv import factorize_conv  # noqa: F401 - re-exported
+from .schema import Block, Layer, Spec
 
 
-def make_divisible(value: float, divisor: int) -> int:
-    """Round a width to a multiple of ``divisor``, never more than 10% below the exact value.
-
-    The rule of timm's ``make_divisible`` and MobileNet: every width of a network goes through
-    it, so branch widths keep their ratios up to one rounding step.
-    """
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
+def repeats(block: Block, depth_multiplier: float) -> int | None:
+    """A block's repetitions under the depth multiplier (rounded up like timm); ``None`` stays
+    a single block that the multiplier leaves alone."""
+    if block.repeat is None or depth_multiplier == 1.0:
+        return block.repeat
+    return max(1, math.ceil(block.repeat * depth_multiplier - 1e-9))
 
 
-def scale_width(width: int, multiplier: float, divisor: int) -> int:
-    """A width under the multiplier; 1.0 keeps published widths exactly (no rounding)."""
-    if multiplier == 1.0:
-        return width
-    return make_divisible(width * multiplier, divisor)
+def block_rewrite(spec: Spec, block: Block) -> Rewrite:
+    """The transforms of a block's branches: the width multiplier and its factorizations."""
+    modes = block.factorize if block.factorize is not None else spec.factorize
+    return Rewrite(spec.width_multiplier, spec.width_divisor, modes)
 
 
-# ---------------------------------------------------------------------------- factorization
-def factorize_conv(conv: Conv, modes: tuple[str, ...]) -> tuple[Conv, ...]:
-    """Rewrite one conv by the Inception papers' factorizations.
-
-    ``5x5``: a same-padded 5x5 becomes two 3x3 (Inception-BN, Inception-v3 fig. 5).
-    ``nxn``: a same-padded nxn (n >= 3) becomes 1xn then nx1 (Inception-v3 fig. 6); applied after
-    ``5x5``, so both together turn a 5x5 into four asymmetric convs.
-    Both keep the output width and every other setting (norm, activation, bias) of the original
-    conv on each new conv. Strided, grouped or non-square convs are left alone: their
-    factorized form would change the output shape.
-    """
-    if not conv.factorizable or conv.groups != 1 or not conv.is_same_padded:
-        return (conv,)
-    convs: tuple[Conv, ...] = (conv,)
-    if "5x5" in modes and conv.kernel == (5, 5):
-        three = dataclasses.replace(conv, kernel=(3, 3), padding=(1, 1), name=None)
-        convs = (three, three)
-    if "nxn" in modes:
-        out: list[Conv] = []
-        for c in convs:
-            n = c.kernel[0]
-            if c.kernel[0] == c.kernel[1] and n >= 3:
-                out.append(dataclasses.replace(c, kernel=(1, n), padding=(0, n // 2), name=None))
-                out.append(dataclasses.replace(c, kernel=(n, 1), padding=(n // 2, 0), name=None))
-            else:
-                out.append(c)
-        convs = tuple(out)
-    return convs
+def is_resolved(spec: Spec) -> bool:
+    return spec.width_multiplier == 1.0 and spec.depth_multiplier == 1.0 and not _any_factorization(spec)
 
 
-def _factorize_chain(ops: tuple[Op, ...], modes: tuple[str, ...]) -> tuple[Op, ...]:
-    out: list[Op] = []
-    for op in ops:
-        if isinstance(op, Conv):
-            out.extend(factorize_conv(op, modes))
-        elif isinstance(op, Split):
-            out.append(dataclasses.replace(op, branches=tuple(_factorize_chain(b, modes) for b in op.branches)))
-        else:
-            out.append(op)
-    return tuple(out)
-
-
-# ---------------------------------------------------------------------------- widths
-def _scale_op(op: Op, multiplier: float, divisor: int) -> Op:
-    if isinstance(op, Conv) and op.out is not None:
-        return dataclasses.replace(op, out=scale_width(op.out, multiplier, divisor))
-    if isinstance(op, Split):
-        return dataclasses.replace(
-            op, branches=tuple(tuple(_scale_op(o, multiplier, divisor) for o in b) for b in op.branches))
-    return op
-
-
-def _scale_chain(ops: tuple[Op, ...], multiplier: float, divisor: int) -> tuple[Op, ...]:
-    return tuple(_scale_op(op, multiplier, divisor) for op in ops)
-
-
-# ---------------------------------------------------------------------------- the one entry point
 def resolve(spec: Spec) -> Spec:
     """The network as built: factorizations applied, multipliers folded into widths and repeats.
 
@@ -96,26 +42,24 @@ def resolve(spec: Spec) -> Spec:
     aux heads included, are scaled with one rounding rule. The depth multiplier scales only
     blocks that declare ``repeat`` (a stage), rounding up like timm.
     """
-    if spec.width_multiplier == 1.0 and spec.depth_multiplier == 1.0 and not _any_factorization(spec):
+    if is_resolved(spec):
         return spec
-    m, div, d = spec.width_multiplier, spec.width_divisor, spec.depth_multiplier
+    widths = Rewrite(spec.width_multiplier, spec.width_divisor)
 
     def layer(layer_: Layer) -> Layer:
         if not isinstance(layer_, Block):
-            return _scale_op(layer_, m, div)
-        modes = layer_.factorize if layer_.factorize is not None else spec.factorize
-        branches = tuple(_scale_chain(_factorize_chain(b, modes), m, div) for b in layer_.branches)
-        shortcut = layer_.shortcut if isinstance(layer_.shortcut, str) else _scale_chain(layer_.shortcut, m, div)
-        project = _scale_op(layer_.project, m, div) if layer_.project is not None else None
-        repeat = layer_.repeat if layer_.repeat is None else max(1, math.ceil(layer_.repeat * d - 1e-9))
-        return dataclasses.replace(layer_, branches=branches, shortcut=shortcut, project=project,
-                                   repeat=repeat, factorize=None)
+            return rewrite_chain((layer_,), widths)[0]
+        rw = block_rewrite(spec, layer_)
+        return dataclasses.replace(
+            layer_, branches=tuple(rewrite_chain(b, rw) for b in layer_.branches),
+            merge=merge_of(layer_.merge).rewrite(layer_.merge, widths),
+            repeat=repeats(layer_, spec.depth_multiplier), factorize=None)
 
     return dataclasses.replace(
         spec,
         body=tuple(layer(x) for x in spec.body),
-        head=tuple(_scale_op(op, m, div) for op in spec.head),
-        aux_heads=tuple(dataclasses.replace(h, layers=_scale_chain(h.layers, m, div)) for h in spec.aux_heads),
+        head=rewrite_chain(spec.head, widths),
+        aux_heads=tuple(dataclasses.replace(h, layers=rewrite_chain(h.layers, widths)) for h in spec.aux_heads),
         width_multiplier=1.0, depth_multiplier=1.0, factorize=(),
     )
 

@@ -7,13 +7,14 @@ tests can compare per-module results by module path. See each file's header
 for its source and license, and EXPECTED.md for the parameter/FLOP table.
 """
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch.nn as nn
 
 from .bninception import bninception
 from .facenet_inception_resnet_v1 import inception_resnet_v1
 from .timm_models import inception_resnet_v2, inception_v4
+from .timm_xception_seresnet import legacy_xception, seresnet50
 from .torchvision_models import (
     alexnet,
     googlenet,
@@ -25,7 +26,7 @@ from .torchvision_models import (
     vgg19,
 )
 
-__all__ = ["REFERENCE_BUILDERS", "REFERENCE_INPUT"]
+__all__ = ["REFERENCE_BUILDERS", "REFERENCE_INPUT", "REFERENCE_STATE_ORDER"]
 
 REFERENCE_BUILDERS: Dict[str, Callable[[], nn.Module]] = {
     "alexnet": alexnet,
@@ -42,6 +43,8 @@ REFERENCE_BUILDERS: Dict[str, Callable[[], nn.Module]] = {
     "inception_resnet_v1": inception_resnet_v1,
     "inception_resnet_v2": inception_resnet_v2,
     "inception_bn": bninception,
+    "xception": legacy_xception,
+    "se_resnet50": seresnet50,
 }
 
 _IMAGENET_224: Tuple[int, int, int] = (3, 224, 224)
@@ -62,4 +65,22 @@ REFERENCE_INPUT: Dict[str, Tuple[int, int, int]] = {
     "inception_resnet_v1": _INCEPTION_299,
     "inception_resnet_v2": _INCEPTION_299,
     "inception_bn": _IMAGENET_224,
+    "xception": _INCEPTION_299,
+    "se_resnet50": _IMAGENET_224,
+}
+
+
+def _xception_order(keys: List[str]) -> List[str]:
+    """timm's Xception blocks register their skip conv and BN before ``rep``; archbench's
+    residual blocks register the shortcut after the branches. Same tensors, other order:
+    within each top-level module, the skip keys move after the others (a stable sort)."""
+    tops: Dict[str, List[str]] = {}
+    for key in keys:
+        tops.setdefault(key.split(".", 1)[0], []).append(key)
+    return [k for group in tops.values() for k in sorted(group, key=lambda k: k.partition(".")[2].startswith("skip"))]
+
+
+# Reference state_dict keys in archbench's parameter order, where registration orders differ.
+REFERENCE_STATE_ORDER: Dict[str, Callable[[List[str]], List[str]]] = {
+    "xception": _xception_order,
 }

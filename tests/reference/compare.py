@@ -20,13 +20,14 @@ import archbench
 from tests.reference import REFERENCE_BUILDERS, REFERENCE_INPUT
 
 from tests.reference.checkpoints_baselines import CHECKPOINTS as _BASELINES
+from tests.reference.checkpoints_extension import CHECKPOINTS as _EXTENSION
 from tests.reference.checkpoints_inception import CHECKPOINTS as _INCEPTION
 
 # archbench module path -> reference module path, for every network whose names differ from the
 # reference's. Networks not listed compare every top-level archbench layer with the reference
 # module of the same name. Pairs must cover the same computation on both sides (a pair whose
 # reference side leaves out a BN that ours includes would differ in batch_norm FLOPs).
-CHECKPOINTS: dict[str, list[tuple[str, str]]] = {**_BASELINES, **_INCEPTION}
+CHECKPOINTS: dict[str, list[tuple[str, str]]] = {**_BASELINES, **_INCEPTION, **_EXTENSION}
 
 
 def _norm_shape(shape: tuple | None) -> tuple | None:

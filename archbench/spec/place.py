@@ -1,0 +1,163 @@
+"""The one walk over a spec: :func:`place` turns it into the network as built.
+
+Placing resolves everything the spec leaves implicit, op by op and in one pass: the width
+multiplier, factorizations, the depth multiplier, ``auto`` widths, ``auto`` shortcuts, and the
+strides of repetitions after the first. Each op kind (:mod:`archbench.spec.ops`) checks its
+op on the shape it receives and gives its output shape and parameters; a spec that cannot be
+built is reported here, with the module path and the shapes, and nowhere else.
+
+The result is a tree of :class:`~archbench.spec.ops.Placed` nodes whose module paths are the
+built network's. The cost counter, the memory model, the builder, ``show`` and the paper table
+are visitors over it; none of them walks the spec. Identical repetitions of a block (same
+input shape, strides already dropped) are one node object listed several times, so placing
+Inception-ResNet-v2 places each of its repeated blocks twice, not 40 times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ShapeError
+from .ops.base import NO_REWRITE, OP_TYPES, Placed, Rewrite, Shape, fmt, merge_of, rewrite_chain
+from .schema import AuxHead, Block, Defaults, Spec
+from .transform import block_rewrite, repeats
+
+
+class Stack:
+    """The kind of a repeated block's node: its parts are the repetitions ``0``, ``1``, ..."""
+
+    def cost(self, node: Placed) -> tuple:
+        return (), 0, ()
+
+
+STACK = Stack()
+
+
+@dataclass
+class PlacedNetwork:
+    """A spec as built: top-level layers (body, then head) and aux heads, in module order."""
+
+    spec: Spec
+    input: tuple[int, int, int]
+    layers: list[tuple[str, Placed]]  # (name, node), body then head
+    body_names: list[str]
+    aux: list[tuple[AuxHead, tuple[Placed, ...], Shape]]  # (head, its chain, its input shape)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1][1].out_shape if self.layers else self.input
+
+    def walk(self, aux: bool = True):
+        """Every node with its module path, in module order (aux heads last)."""
+        for name, node in self.layers:
+            yield from node.walk(name)
+        if aux:
+            for head, chain, _ in self.aux:
+                for i, node in enumerate(chain):
+                    yield from node.walk(f"{head.name}.{i}")
+
+
+class Placer:
+    """What op and merge kinds call while placing: shapes, chains, concatenation, errors."""
+
+    def __init__(self, spec: Spec):
+        self.source = spec.source
+        self.defaults: Defaults = spec.defaults
+
+    def fail(self, where: str, message: str) -> ShapeError:
+        return ShapeError(f"{self.source}: {where}: {message}")
+
+    def feature_map(self, shape: Shape, where: str, what: str) -> tuple[int, int, int]:
+        if len(shape) != 3:
+            raise self.fail(where, f"{what} needs a feature map CxHxW, got a flat vector of {shape[0]} features")
+        return shape  # type: ignore[return-value]
+
+    def op(self, op: object, shape: Shape, where: str) -> Placed:
+        return OP_TYPES[type(op)].place(op, shape, self, where)
+
+    def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE) -> tuple[tuple[Placed, ...], Shape]:
+        """Ops one after the other, under the transforms ``rw``; element ``i`` at ``where.i``."""
+        nodes = []
+        if rw.active:
+            for op in ops:
+                for new in OP_TYPES[type(op)].rewrite(op, rw):
+                    node = OP_TYPES[type(new)].place(new, shape, self, f"{where}.{len(nodes)}")
+                    nodes.append(node)
+                    shape = node.out_shape
+            return tuple(nodes), shape
+        for i, op in enumerate(ops):
+            node = OP_TYPES[type(op)].place(op, shape, self, f"{where}.{i}")
+            nodes.append(node)
+            shape = node.out_shape
+        return tuple(nodes), shape
+
+    def concat(self, branches: tuple[tuple, ...], shape: Shape, where: str,
+               rw: Rewrite = NO_REWRITE) -> tuple[tuple, Shape]:
+        """Branches on one input (under ``rw``), concatenated on channels: parts ``branchI``
+        and the output shape."""
+        parts = []
+        outs = []
+        for i, ops in enumerate(branches):
+            nodes, out = self.chain(ops, shape, f"{where}.branch{i}", rw)
+            parts.append((f"branch{i}", nodes))
+            outs.append(out)
+        if not all(len(o) == 3 for o in outs):
+            listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
+            raise self.fail(where, f"branches must end in feature maps to be concatenated: {listing}")
+        first = outs[0]
+        if any(o[1] != first[1] or o[2] != first[2] for o in outs):
+            listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
+            raise self.fail(where, f"branches cannot be concatenated (their spatial sizes differ): {listing}")
+        return tuple(parts), (sum(o[0] for o in outs), first[1], first[2])
+
+    def block(self, spec: Spec, block: Block, shape: Shape, where: str) -> Placed:
+        self.feature_map(shape, where, "a block")
+        kind = merge_of(block.merge)
+        rw = block_rewrite(spec, block)
+        count = repeats(block, spec.depth_multiplier)
+        if count is None:
+            return kind.place(block, shape, self, where, rw)
+        later = rw._replace(unstride=True)  # only the first repetition keeps its strides
+        reps: list[tuple[str, Placed]] = []
+        cur = shape
+        for i in range(count):
+            prev = reps[-1][1] if i >= 2 else None
+            if prev is not None and prev.in_shape == cur:
+                node = prev  # the same ops on the same shape: the same node
+            else:
+                node = kind.place(block, cur, self, f"{where}.{i}", rw if i == 0 else later)
+            reps.append((str(i), node))
+            cur = node.out_shape
+        return Placed(block, STACK, shape, cur, 0, tuple(reps))
+
+
+def place(spec: Spec, input_size: tuple[int, int, int] | None = None) -> PlacedNetwork:
+    """The network of ``spec`` as built, at ``input_size`` (C, H, W; default the spec's).
+
+    Raises :class:`ShapeError` naming the module path and the shapes when it cannot be built.
+    """
+    pc = Placer(spec)
+    widths = Rewrite(spec.width_multiplier, spec.width_divisor) if spec.width_multiplier != 1.0 else NO_REWRITE
+    start: Shape = tuple(input_size or spec.input)
+    shape = start
+    layers: list[tuple[str, Placed]] = []
+    taps: dict[str, Shape] = {}
+    for layer in spec.body:
+        name = layer.name or ""
+        if isinstance(layer, Block):
+            node = pc.block(spec, layer, shape, name)
+        else:
+            node = pc.op(rewrite_chain((layer,), widths)[0], shape, name)
+        layers.append((name, node))
+        shape = taps[name] = node.out_shape
+    for op in spec.head:
+        name = op.name or ""
+        node = pc.op(rewrite_chain((op,), widths)[0], shape, name)
+        layers.append((name, node))
+        shape = taps[name] = node.out_shape
+    aux = []
+    for head in spec.aux_heads:
+        at = taps[head.at]
+        chain, _ = pc.chain(rewrite_chain(head.layers, widths), at, head.name)
+        aux.append((head, chain, at))
+    return PlacedNetwork(spec, start, layers, [layer.name or "" for layer in spec.body], aux)  # type: ignore[arg-type]
