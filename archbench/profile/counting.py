@@ -40,7 +40,7 @@ ZERO_BY_CONVENTION = frozenset({
 # Shape, copy and creation ops fvcore's own ignore list misses: free, like view and flatten, so not listed.
 FREE = frozenset({
     "unflatten", "movedim", "moveaxis", "swapaxes", "view_as", "reshape_as", "expand_as", "repeat", "tile",
-    "clone", "fill_", "zero_", "scalar_tensor", "ones_like", "empty_like", "new_ones", "alias", "lift_fresh",
+    "clone", "fill_", "zero_", "scalar_tensor", "ones_like", "empty_like", "new_ones", "alias", "lift_fresh", "pad",
 })
 
 FLOP = "flops:"
