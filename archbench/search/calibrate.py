@@ -218,12 +218,12 @@ def summary(table: Any) -> str:
 
 
 def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] = (0, 1)) -> Calibration:
+              shard: tuple[int, int] = (0, 1), skip: frozenset[int] = frozenset()) -> Calibration:
     """Sample, measure every cheap objective and a short-training accuracy, correlate.
 
     ``shard=(i, n)`` measures only the samples whose index is ``i`` modulo ``n`` (the same
     samples, seeded, in every shard): n processes share a calibration, and
-    :func:`from_rows` joins their rows. ``on_sample(i, row)`` gets each row as it is measured,
+    :func:`from_rows` joins their rows; ``skip`` leaves out samples already measured (a resumed run). ``on_sample(i, row)`` gets each row as it is measured,
     with the proxies' ``seconds_<name>``."""
     if config.samples < 3:
         raise ArchbenchError("--samples must be at least 3 (a rank correlation needs three points)")
@@ -234,7 +234,7 @@ def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any
     objective.check(space.spec(space.defaults))  # bad data, options or image size: before any sampling
     rows = []
     for i, (values, spec) in enumerate(sample_specs(space, config)):
-        if i % shard[1] != shard[0]:
+        if i % shard[1] != shard[0] or i in skip:
             continue
         model, adapted = objective.model(spec)
         row: dict[str, Any] = {"sample": i, **{f"param_{k}": v for k, v in values.items()},
