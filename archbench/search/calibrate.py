@@ -191,7 +191,8 @@ def verdict(row: dict[str, Any], name: str) -> str:
     if not math.isfinite(row["spearman"]):
         return "no ranking (constant or too few values)"
     tracks = math.isfinite(row["spearman_low"]) and row["spearman_low"] > 0
-    text = "tracks accuracy" if tracks else "no evidence it tracks accuracy"
+    inverse = math.isfinite(row["spearman_high"]) and row["spearman_high"] < 0
+    text = "tracks accuracy" if tracks else "ranks against accuracy" if inverse else "no evidence it tracks accuracy"
     if name in BASELINES:
         return text + " (baseline)"
     beaten = [b for b in BASELINES if math.isfinite(row[f"margin_{b}_low"]) and row[f"margin_{b}_low"] > 0]
