@@ -63,8 +63,14 @@ def main() -> None:
         result = from_rows(rows, config.seed)
         wall = None
     else:
-        result = calibrate(config, lambda i, row: on_sample(i, row, args.rows),
-                           shard=tuple(int(x) for x in args.shard.split("/")))
+        rows = [json.loads(line) for line in Path(args.rows).read_text().splitlines() if line] \
+            if args.rows and Path(args.rows).exists() else []  # a resumed shard: measure only what is missing
+        skip = frozenset(r["sample"] for r in rows)
+        index, count = (int(x) for x in args.shard.split("/"))
+        if any(i % count == index and i not in skip for i in range(config.samples)):
+            calibrate(config, lambda i, row: (rows.append(row), on_sample(i, row, args.rows)),
+                      shard=(index, count), skip=skip)
+        result = from_rows(rows, config.seed)
         wall = time.perf_counter() - started
     before = {row["objective"]: row for row in shipped["objectives"]}
     print(f"\n{'objective':<10} {'Spearman [95%]':>24} {'minus params [95%]':>24} {'minus FLOPs [95%]':>24} "

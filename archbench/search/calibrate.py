@@ -191,7 +191,8 @@ def verdict(row: dict[str, Any], name: str) -> str:
     if not math.isfinite(row["spearman"]):
         return "no ranking (constant or too few values)"
     tracks = math.isfinite(row["spearman_low"]) and row["spearman_low"] > 0
-    text = "tracks accuracy" if tracks else "no evidence it tracks accuracy"
+    inverse = math.isfinite(row["spearman_high"]) and row["spearman_high"] < 0
+    text = "tracks accuracy" if tracks else "ranks against accuracy" if inverse else "no evidence it tracks accuracy"
     if name in BASELINES:
         return text + " (baseline)"
     beaten = [b for b in BASELINES if math.isfinite(row[f"margin_{b}_low"]) and row[f"margin_{b}_low"] > 0]
@@ -218,12 +219,12 @@ def summary(table: Any) -> str:
 
 
 def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any]], None] | None = None,
-              shard: tuple[int, int] = (0, 1)) -> Calibration:
+              shard: tuple[int, int] = (0, 1), skip: frozenset[int] = frozenset()) -> Calibration:
     """Sample, measure every cheap objective and a short-training accuracy, correlate.
 
     ``shard=(i, n)`` measures only the samples whose index is ``i`` modulo ``n`` (the same
     samples, seeded, in every shard): n processes share a calibration, and
-    :func:`from_rows` joins their rows. ``on_sample(i, row)`` gets each row as it is measured,
+    :func:`from_rows` joins their rows; ``skip`` leaves out samples already measured (a resumed run). ``on_sample(i, row)`` gets each row as it is measured,
     with the proxies' ``seconds_<name>``."""
     if config.samples < 3:
         raise ArchbenchError("--samples must be at least 3 (a rank correlation needs three points)")
@@ -234,7 +235,7 @@ def calibrate(config: CalibrationConfig, on_sample: Callable[[int, dict[str, Any
     objective.check(space.spec(space.defaults))  # bad data, options or image size: before any sampling
     rows = []
     for i, (values, spec) in enumerate(sample_specs(space, config)):
-        if i % shard[1] != shard[0]:
+        if i % shard[1] != shard[0] or i in skip:
             continue
         model, adapted = objective.model(spec)
         row: dict[str, Any] = {"sample": i, **{f"param_{k}": v for k, v in values.items()},
