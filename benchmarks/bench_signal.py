@@ -9,7 +9,7 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         trained with every seed on the same data: spread of accuracy across architectures
         against the seed-to-seed standard deviation (the ground truth separates architectures
         when the spread is at least 3x the seed std).
-    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 12]
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 24]
         per search seed, train-objective searches of ``--trials`` trials: TPE with successive
         halving and random with successive halving (TPE vs random, compared at equal training
         steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
@@ -234,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("spread", "search", "gap"))
     parser.add_argument("--archs", type=int, default=6)
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
     parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1],
                         help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
