@@ -9,10 +9,11 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         trained with every seed on the same data: spread of accuracy across architectures
         against the seed-to-seed standard deviation (the ground truth separates architectures
         when the spread is at least 3x the seed std).
-    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 24]
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --trials 24 --full-seeds 0 --full-trials 12]
         per search seed, train-objective searches of ``--trials`` trials: TPE with successive
         halving and random with successive halving (TPE vs random, compared at equal training
-        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
+        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). A
+        stopped run resumes from ``search_partial.json`` (finished searches are not rerun). Best accuracy, hypervolume of
         (accuracy up, params down) and training steps to reach each best accuracy.
     python benchmarks/bench_signal.py gap [--seeds 1,2]
         the best network of the TPE searches against the space's base network scaled into the
@@ -153,15 +154,17 @@ def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
 
 
 def search(args: argparse.Namespace) -> dict:
-    runs: dict[str, list] = {}
-    plan = [(seed, sampler, "sh") for seed in args.seeds for sampler in ("tpe", "random")]
-    plan += [(seed, "tpe", "none") for seed in args.full_seeds]
+    plan = [(seed, sampler, "sh", args.trials) for seed in args.seeds for sampler in ("tpe", "random")]
+    plan += [(seed, "tpe", "none", args.full_trials or args.trials) for seed in args.full_seeds]
     partial = Path(args.out) / "search_partial.json"
     partial.parent.mkdir(parents=True, exist_ok=True)
+    # a stopped run resumes: the searches it finished are kept, not run again
+    runs: dict[str, list] = json.loads(partial.read_text()) if partial.exists() else {}
     with tempfile.TemporaryDirectory() as folder:
-        for seed, sampler, pruner in plan:
-            runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, args.trials, folder)
-            partial.write_text(json.dumps(runs, default=str))  # a killed run keeps what it finished
+        for seed, sampler, pruner, trials in plan:
+            if f"{sampler}_{pruner}_{seed}" not in runs:
+                runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, trials, folder)
+                partial.write_text(json.dumps(runs, default=str))
     return summarize_search(runs, args.seeds)
 
 
@@ -235,8 +238,9 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=6)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1],
+    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0],
                         help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
+    parser.add_argument("--full-trials", type=int, default=12, help="trials of each full-training search")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/signal")
     args = parser.parse_args()
