@@ -9,10 +9,11 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         trained with every seed on the same data: spread of accuracy across architectures
         against the seed-to-seed standard deviation (the ground truth separates architectures
         when the spread is at least 3x the seed std).
-    python benchmarks/bench_signal.py search [--seeds 0,1,2 --full-seeds 0,1 --trials 12]
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --trials 24 --full-seeds 0 --full-trials 12]
         per search seed, train-objective searches of ``--trials`` trials: TPE with successive
         halving and random with successive halving (TPE vs random, compared at equal training
-        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). Best accuracy, hypervolume of
+        steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). A
+        stopped run resumes from ``search_partial.json`` (finished searches are not rerun). Best accuracy, hypervolume of
         (accuracy up, params down) and training steps to reach each best accuracy.
     python benchmarks/bench_signal.py gap [--seeds 1,2]
         the best network of the TPE searches against the space's base network scaled into the
@@ -20,7 +21,8 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         draws do not count): the gap and its spread.
 
 ``--out DIR`` (default benchmarks/results/signal) holds the JSON files; ``gap`` reads
-``search.json`` from there.
+``search.json`` from there. ``summarize`` rebuilds ``search.json`` from ``search_partial.json``
+(the searches finished so far) when a ``search`` run was stopped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine
+from bench_search import hypervolume_2d
 
 SPACE = "inception_v1"
 
@@ -107,17 +110,6 @@ def spread(args: argparse.Namespace) -> dict:
     return {"rows": rows, "summary": summary}
 
 
-def hypervolume(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
-    """Area dominated by ``points`` (both maximized) above ``ref``."""
-    pts = sorted((p for p in points if p[0] > ref[0] and p[1] > ref[1]), key=lambda p: -p[0])
-    area, best_y = 0.0, ref[1]
-    for x, y in pts:
-        if y > best_y:
-            area += (x - ref[0]) * (y - best_y)
-            best_y = y
-    return area
-
-
 def one_search(seed: int, sampler: str, pruner: str, trials: int, folder: str) -> list[dict]:
     from archbench.search.runner import SearchConfig, run_search
 
@@ -152,7 +144,8 @@ def search_summary(trials: list[dict], max_params: float) -> dict:
     return {"best": best_value, "best_number": best["number"] if best else None,
             "best_values": best["values"] if best else None, "steps": steps, "steps_to_best": to_best,
             "pruned": sum(t["state"] == "PRUNED" for t in trials),
-            "hypervolume": hypervolume([(t["value"], -t["params"]) for t in done], (0.1, -max_params)),
+            # accuracy above chance (0.1) x params saved below the largest seen in any search (share of it)
+            "hypervolume": hypervolume_2d([(t["value"], -t["params"] / max_params) for t in done], (0.1, -1.0)),
             "curve": [(cumulative[i], t["value"]) for i, t in enumerate(trials) if t in done]}
 
 
@@ -161,15 +154,17 @@ def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
 
 
 def search(args: argparse.Namespace) -> dict:
-    runs: dict[str, list] = {}
-    plan = [(seed, sampler, "sh") for seed in args.seeds for sampler in ("tpe", "random")]
-    plan += [(seed, "tpe", "none") for seed in args.full_seeds]
+    plan = [(seed, sampler, "sh", args.trials) for seed in args.seeds for sampler in ("tpe", "random")]
+    plan += [(seed, "tpe", "none", args.full_trials or args.trials) for seed in args.full_seeds]
     partial = Path(args.out) / "search_partial.json"
     partial.parent.mkdir(parents=True, exist_ok=True)
+    # a stopped run resumes: the searches it finished are kept, not run again
+    runs: dict[str, list] = json.loads(partial.read_text()) if partial.exists() else {}
     with tempfile.TemporaryDirectory() as folder:
-        for seed, sampler, pruner in plan:
-            runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, args.trials, folder)
-            partial.write_text(json.dumps(runs, default=str))  # a killed run keeps what it finished
+        for seed, sampler, pruner, trials in plan:
+            if f"{sampler}_{pruner}_{seed}" not in runs:
+                runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, trials, folder)
+                partial.write_text(json.dumps(runs, default=str))
     return summarize_search(runs, args.seeds)
 
 
@@ -199,6 +194,13 @@ def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
               f"{r['sh_steps_to_full_best']} (its own best {r['sh_best']} after {r['sh_steps_to_best']}, "
               f"{r['sh_steps']} in all)", flush=True)
     return {"runs": runs, "summary": summary, "rows": rows, "max_params": max_params}
+
+
+def summarize(args: argparse.Namespace) -> dict:
+    """``search``'s summary from ``search_partial.json`` (the searches a stopped run finished)."""
+    runs = json.loads((Path(args.out) / "search_partial.json").read_text())
+    seeds = [s for s in args.seeds if f"tpe_sh_{s}" in runs and f"random_sh_{s}" in runs]
+    return summarize_search(runs, seeds)
 
 
 def gap(args: argparse.Namespace) -> dict:
@@ -232,16 +234,17 @@ def gap(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("spread", "search", "gap"))
+    parser.add_argument("command", choices=("spread", "search", "summarize", "gap"))
     parser.add_argument("--archs", type=int, default=6)
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1],
+    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0],
                         help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
+    parser.add_argument("--full-trials", type=int, default=12, help="trials of each full-training search")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/signal")
     args = parser.parse_args()
-    args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "gap": [1, 2]}[args.command]
+    args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "summarize": [0, 1, 2], "gap": [1, 2]}[args.command]
     import optuna
     import torch
 
@@ -250,13 +253,14 @@ def main() -> None:
     settings, budget = recipe()
     print(f"machine: {machine()}; torch threads {args.threads}\nrecipe: {settings}, space {SPACE} at {budget}", flush=True)
     t0 = time.perf_counter()
-    result = {"spread": spread, "search": search, "gap": gap}[args.command](args)
+    result = {"spread": spread, "search": search, "summarize": summarize, "gap": gap}[args.command](args)
+    name = "search" if args.command == "summarize" else args.command
     result.update({"machine": machine(), "recipe": dataclasses.asdict(settings), "budget": budget,
                    "seconds": time.perf_counter() - t0, "args": vars(args)})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.command}.json").write_text(json.dumps(result, indent=1, default=str))
-    print(f"{args.command}: {result['seconds']:.0f} s; wrote {out / (args.command + '.json')}")
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
+    print(f"{args.command}: {result['seconds']:.0f} s; wrote {out / (name + '.json')}")
 
 
 if __name__ == "__main__":

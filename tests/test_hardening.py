@@ -245,7 +245,7 @@ def test_internal_error_stops_the_search(tmp_path: Path, monkeypatch):
         run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=5, results=str(tmp_path)))
     study = optuna.load_study(study_name="tiny", storage=_journal(tmp_path / "tiny"))
     assert [t.state.name for t in study.trials] == ["FAIL"]  # stopped at the first, not five warnings
-    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--results", str(tmp_path / "cli"), "--trials", "3"])
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "naswot", "--results", str(tmp_path / "cli"), "--trials", "3"])
     assert result.exit_code == 1 and isinstance(result.exception, TypeError)
 
 
@@ -255,7 +255,7 @@ def test_candidate_failure_is_recorded_in_the_trials_table(tmp_path: Path, monke
 
     monkeypatch.setitem(objectives_module.OBJECTIVES, "naswot",
                         objectives_module.Objective("naswot", "maximize", True, oom, "oom"))
-    code, output = run_cli(["search", "--space", TINY_SPACE, "--results", str(tmp_path), "--trials", "3"])
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "naswot", "--results", str(tmp_path), "--trials", "3"])
     assert code == 0, output
     table = (tmp_path / "tiny" / "trials.csv").read_text()
     assert table.count("MemoryError: out of memory for this candidate") == 3
@@ -302,7 +302,7 @@ def slow(model, shape):
         time.sleep(3600)
     return float(calls)
 o.OBJECTIVES["naswot"] = o.Objective("naswot", "maximize", True, slow, "slow")
-sys.argv = ["archbench", "search", "--space", space, "--results", results, "--trials", "5"]
+sys.argv = ["archbench", "search", "--space", space, "--objective", "naswot", "--results", results, "--trials", "5"]
 main()
 """
 
@@ -330,7 +330,7 @@ def test_ctrl_c_in_search_writes_the_tables_exits_130_and_the_same_command_finis
 
     monkeypatch.setitem(objectives_module.OBJECTIVES, "naswot",
                         objectives_module.Objective("naswot", "maximize", True, quick, "quick"))
-    code, output = run_cli(["search", "--space", TINY_SPACE, "--results", str(tmp_path), "--trials", "5"])
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "naswot", "--results", str(tmp_path), "--trials", "5"])
     assert code == 0, output
     study = optuna.load_study(study_name="tiny", storage=_journal(tmp_path / "tiny"))
     assert counted_trials(study) == 5

@@ -264,3 +264,15 @@ def test_calibrate_with_a_bad_data_path_is_a_user_error(tmp_path):
     result = runner.invoke(app, ["calibrate", "--space", TINY_SPACE, "--data", str(tmp_path / "nowhere"),
                                  "--samples", "3"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_search_command_with_warm_up_and_successive_halving(tmp_path):
+    """The real thing, tiny: synflow ranks 6 candidates, the best 2 train right after the base network."""
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--data", "synthetic:10:32:300",
+                                 "--train-epochs", "1", "--train-steps", "2", "--train-batch", "32", "--trials", "3",
+                                 "--warmup", "6", "--warmup-top", "2", "--results", str(tmp_path), "--study", "w"])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="w", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "w" / "study.journal"))))
+    assert [t.user_attrs.get("warmup_signal") for t in study.trials] == [None, "synflow", "synflow"]
+    assert all(t.user_attrs["train_steps"] == 2 for t in study.trials if t.state.name == "COMPLETE")
