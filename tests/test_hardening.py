@@ -286,7 +286,10 @@ def test_report_exports_the_evaluated_specs_even_when_the_space_file_changed(tmp
 
 
 INTERRUPTED_SEARCH = """
-import sys, time
+import signal, sys, time
+# Ctrl-C as in a terminal: a process started in the background (CI runners, `cmd &`) inherits an
+# ignored SIGINT, and Python then never raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from archbench.search import objectives as o
 from archbench.cli.app import main
