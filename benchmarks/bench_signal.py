@@ -9,13 +9,13 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
         trained with every seed on the same data: spread of accuracy across architectures
         against the seed-to-seed standard deviation (the ground truth separates architectures
         when the spread is at least 3x the seed std).
-    python benchmarks/bench_signal.py search [--seeds 0,1,2 --trials 24 --full-seeds 0 --full-trials 12]
+    python benchmarks/bench_signal.py search [--seeds 0,1,2 --trials 24 --full-seeds 0,1,2 --full-trials 24]
         per search seed, train-objective searches of ``--trials`` trials: TPE with successive
         halving and random with successive halving (TPE vs random, compared at equal training
         steps), and for ``--full-seeds`` TPE with full training (multi-fidelity vs full). A
         stopped run resumes from ``search_partial.json`` (finished searches are not rerun). Best accuracy, hypervolume of
         (accuracy up, params down) and training steps to reach each best accuracy.
-    python benchmarks/bench_signal.py gap [--seeds 1,2]
+    python benchmarks/bench_signal.py gap [--seeds 3,4,5]
         the best network of the TPE searches against the space's base network scaled into the
         same budget, both retrained with fresh seeds (not the search's, so the search's lucky
         draws do not count): the gap and its spread.
@@ -168,32 +168,68 @@ def search(args: argparse.Namespace) -> dict:
     return summarize_search(runs, args.seeds)
 
 
+def best_at(curve: list[tuple[int, float]], steps: int) -> float | None:
+    """The best accuracy a search had found after ``steps`` training steps."""
+    return max([v for s, v in curve if s <= steps], default=None)
+
+
+def fidelity_row(sh: dict, full: dict, base: float | None) -> dict:
+    """Multi-fidelity (successive halving) against full training, one search seed.
+
+    Both searches start from the same enqueued base network, so "steps to reach the full search's
+    best" is trivially equal when neither finds better: the row also gives the steps each needed to
+    reach the best accuracy *both* reached, to first beat the base network, and each one's best at
+    the smaller of the two compute totals."""
+    if full["best"] is None or sh["best"] is None:
+        return {}
+    target = min(full["best"], sh["best"])
+    common = min(full["steps"], sh["steps"])
+    beat = lambda curve: next((s for s, v in curve if base is not None and v > base + 1e-12), None)  # noqa: E731
+    return {"full_best": full["best"], "full_steps": full["steps"], "full_steps_to_best": full["steps_to_best"],
+            "sh_best": sh["best"], "sh_steps": sh["steps"], "sh_steps_to_best": sh["steps_to_best"],
+            "common_target": target, "full_steps_to_target": steps_to_reach(full["curve"], target),
+            "sh_steps_to_target": steps_to_reach(sh["curve"], target),
+            "base_top1": base, "full_steps_to_beat_base": beat(full["curve"]), "sh_steps_to_beat_base": beat(sh["curve"]),
+            "fidelity_equal_steps": common, "full_best_at_equal_steps": best_at(full["curve"], common),
+            "sh_best_at_equal_steps": best_at(sh["curve"], common)}
+
+
 def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
     max_params = max(t["params"] for trials in runs.values() for t in trials if t["params"])
     summary = {key: search_summary(trials, max_params) for key, trials in runs.items()}
-    empty = {"best": None, "steps_to_best": None, "steps": None, "curve": []}
     rows = []
     for seed in seeds:
         tpe, rnd = (summary[f"{k}_{seed}"] for k in ("tpe_sh", "random_sh"))
-        full = summary.get(f"tpe_none_{seed}", empty)
         common = min(tpe["steps"], rnd["steps"])  # equal training compute: both cut at the smaller total
-        at = {k: max([v for s, v in summary[f"{k}_{seed}"]["curve"] if s <= common], default=None)
-              for k in ("tpe_sh", "random_sh")}
-        target = full["best"]
+        base = runs[f"tpe_sh_{seed}"][0]["value"]  # trial 0: the space's base network, enqueued
         rows.append({"seed": seed, "tpe_best": tpe["best"], "random_best": rnd["best"],
-                     "tpe_best_at_equal_steps": at["tpe_sh"], "random_best_at_equal_steps": at["random_sh"],
+                     "tpe_best_at_equal_steps": best_at(tpe["curve"], common),
+                     "random_best_at_equal_steps": best_at(rnd["curve"], common),
                      "equal_steps": common, "tpe_hv": tpe["hypervolume"], "random_hv": rnd["hypervolume"],
-                     "full_best": target, "full_steps_to_best": full["steps_to_best"], "full_steps": full["steps"],
-                     "sh_steps_to_full_best": steps_to_reach(tpe["curve"], target) if target else None,
-                     "sh_best": tpe["best"], "sh_steps": tpe["steps"], "sh_steps_to_best": tpe["steps_to_best"]})
+                     **(fidelity_row(tpe, summary[f"tpe_none_{seed}"], base) if f"tpe_none_{seed}" in summary else {})})
         r = rows[-1]
         print(f"seed {seed}: best top-1 TPE {r['tpe_best']:.3f} vs random {r['random_best']:.3f} "
-              f"(at equal {common} steps: {r['tpe_best_at_equal_steps']} vs {r['random_best_at_equal_steps']}); "
-              f"HV {r['tpe_hv']:.4g} vs {r['random_hv']:.4g}; full training best {target} after "
-              f"{r['full_steps_to_best']} steps ({r['full_steps']} in all), successive halving reached it after "
-              f"{r['sh_steps_to_full_best']} (its own best {r['sh_best']} after {r['sh_steps_to_best']}, "
-              f"{r['sh_steps']} in all)", flush=True)
-    return {"runs": runs, "summary": summary, "rows": rows, "max_params": max_params}
+              f"(at equal {common} steps: {r['tpe_best_at_equal_steps']:.3f} vs {r['random_best_at_equal_steps']:.3f}); "
+              f"HV {r['tpe_hv']:.4g} vs {r['random_hv']:.4g}", flush=True)
+        if "full_best" in r:
+            print(f"  full training: best {r['full_best']:.3f} in {r['full_steps']} steps; successive halving: best "
+                  f"{r['sh_best']:.3f} in {r['sh_steps']} steps. Steps to reach {r['common_target']:.3f} (both "
+                  f"reached it): full {r['full_steps_to_target']}, SH {r['sh_steps_to_target']}; to beat the base "
+                  f"({r['base_top1']:.3f}): full {r['full_steps_to_beat_base']}, SH {r['sh_steps_to_beat_base']}; "
+                  f"best at {r['fidelity_equal_steps']} steps: full {r['full_best_at_equal_steps']:.3f}, "
+                  f"SH {r['sh_best_at_equal_steps']:.3f}", flush=True)
+    means = {}
+    if rows:
+        mean = lambda key: statistics.mean(r[key] for r in rows)  # noqa: E731
+        means = {key: mean(key) for key in ("tpe_best", "random_best", "tpe_best_at_equal_steps",
+                                             "random_best_at_equal_steps", "tpe_hv", "random_hv")}
+        means["tpe_wins_at_equal_steps"] = sum(r["tpe_best_at_equal_steps"] > r["random_best_at_equal_steps"]
+                                               for r in rows)
+        print(f"over {len(rows)} search seeds: best TPE {means['tpe_best']:.3f} vs random {means['random_best']:.3f}; "
+              f"at equal steps {means['tpe_best_at_equal_steps']:.3f} vs {means['random_best_at_equal_steps']:.3f} "
+              f"(TPE ahead in {means['tpe_wins_at_equal_steps']} of {len(rows)}); HV {means['tpe_hv']:.4g} vs "
+              f"{means['random_hv']:.4g}", flush=True)
+    return {"runs": runs, "summary": summary, "rows": rows, "means": means, "max_params": max_params}
 
 
 def summarize(args: argparse.Namespace) -> dict:
@@ -238,13 +274,13 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=6)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=None)
-    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0],
+    parser.add_argument("--full-seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0, 1, 2],
                         help="search seeds that also run a TPE search with full training (multi-fidelity baseline)")
-    parser.add_argument("--full-trials", type=int, default=12, help="trials of each full-training search")
+    parser.add_argument("--full-trials", type=int, default=24, help="trials of each full-training search")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/signal")
     args = parser.parse_args()
-    args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "summarize": [0, 1, 2], "gap": [1, 2]}[args.command]
+    args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "summarize": [0, 1, 2], "gap": [3, 4, 5]}[args.command]
     import optuna
     import torch
 

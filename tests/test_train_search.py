@@ -270,9 +270,63 @@ def test_search_command_with_warm_up_and_successive_halving(tmp_path):
     """The real thing, tiny: synflow ranks 6 candidates, the best 2 train right after the base network."""
     result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--data", "synthetic:10:32:300",
                                  "--train-epochs", "1", "--train-steps", "2", "--train-batch", "32", "--trials", "3",
-                                 "--warmup", "6", "--warmup-top", "2", "--results", str(tmp_path), "--study", "w"])
+                                 "--warmup", "6", "--warmup-top", "2", "--warmup-signal", "synflow",
+                                 "--results", str(tmp_path), "--study", "w"])
     assert result.exit_code == 0, result.output
     study = optuna.load_study(study_name="w", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "w" / "study.journal"))))
     assert [t.user_attrs.get("warmup_signal") for t in study.trials] == [None, "synflow", "synflow"]
     assert all(t.user_attrs["train_steps"] == 2 for t in study.trials if t.state.name == "COMPLETE")
+
+
+def test_warm_up_ranks_with_the_default_objective_unless_told(tmp_path):
+    """The warm-up signal defaults to the search's default objective (the one the shipped calibration
+    supports), not to a proxy the calibration found ranking against accuracy."""
+    from archbench.search.defaults import default_objective
+
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--data", "synthetic:10:32:300",
+                                 "--train-epochs", "1", "--train-steps", "1", "--trials", "2", "--warmup", "4",
+                                 "--warmup-top", "1", "--out", str(tmp_path), "--study", "d"])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="d", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "d" / "study.journal"))))
+    assert [t.user_attrs.get("warmup_signal") for t in study.trials] == [None, default_objective()]
+
+
+def test_train_defaults_are_the_shipped_recipe_training():
+    """`search --objective train --data PATH` and `calibrate --data PATH` train a user's data with the
+    recipe the evidence was measured with: same epochs, batch, optimizer, schedule, no aux heads."""
+    from archbench.search.train_objective import RECIPE
+
+    plain = TrainSettings(data="x")
+    for field in ("epochs", "batch_size", "optimizer", "lr", "aux", "pruner"):
+        assert getattr(plain, field) == getattr(RECIPE, field), field
+    # and the CLI's defaults are the dataclass's
+    import inspect
+
+    from archbench.cli.calibrate import calibrate
+    from archbench.cli.search import search
+
+    search_defaults = {k: v.default for k, v in inspect.signature(search).parameters.items()}
+    assert (search_defaults["train_epochs"], search_defaults["batch_size"], search_defaults["train_aux"],
+            search_defaults["optimizer"], search_defaults["lr"], search_defaults["val_fraction"]) == \
+        (plain.epochs, plain.batch_size, plain.aux, plain.optimizer, plain.lr, plain.val_fraction)
+    calibrate_defaults = {k: v.default for k, v in inspect.signature(calibrate).parameters.items()}
+    assert (calibrate_defaults["epochs"], calibrate_defaults["batch_size"], calibrate_defaults["aux"],
+            calibrate_defaults["optimizer"], calibrate_defaults["val_fraction"]) == \
+        (plain.epochs, plain.batch_size, plain.aux, plain.optimizer, plain.val_fraction)
+
+
+@pytest.mark.parametrize("flag,value,expected", [("--optimizer", "lion", "--optimizer"), ("--lr", "-1", "--lr"),
+                                                 ("--lr", "nan", "--lr"), ("--val-fraction", "1.5", "--val-fraction"),
+                                                 ("--val-fraction", "0", "--val-fraction")])
+@pytest.mark.parametrize("command", ["search", "calibrate"])
+def test_bad_training_options_are_user_errors(tmp_path, command, flag, value, expected):
+    args = [command, "--space", TINY_SPACE, "--data", "synthetic:4:32:40", flag, value, "--out", str(tmp_path)]
+    if command == "search":
+        args += ["--objective", "train", "--trials", "1"]
+    else:
+        args += ["--samples", "3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .common import STEM_HELP, console, make_table, user_errors
+from .common import LR_HELP, OPTIMIZER_HELP, STEM_HELP, VAL_FRACTION_HELP, console, make_table, user_errors
 
 
 @user_errors
@@ -19,12 +19,16 @@ def calibrate(
     samples: Annotated[int, typer.Option(help="Architectures to sample (K).")] = 20,
     budget: Annotated[list[str] | None, typer.Option("--budget", help="Repair samples into these budgets "
                                                      "(units as in `search`).")] = None,
-    epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 2,
+    epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 4,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
-    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off when they do not fit "
-                                                              "the data's image size).")] = True,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off by default, as in the "
+                                                              "small-image versions of these networks, and when "
+                                                              "they do not fit the data's image size).")] = False,
+    val_fraction: Annotated[float, typer.Option(help=VAL_FRACTION_HELP)] = 0.2,
+    optimizer: Annotated[str, typer.Option(help=OPTIMIZER_HELP)] = "adamw",
+    lr: Annotated[float | None, typer.Option(help=LR_HELP)] = None,
     stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
     out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
@@ -45,7 +49,8 @@ def calibrate(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
     settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
-                             batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem)
+                             batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem,
+                             val_fraction=val_fraction, optimizer=optimizer, lr=lr)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
     from ..files import check_output_dir

@@ -20,6 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 STEM_HELP = ("Stem of networks trained on the data: small (a 3x3 stride-1 conv instead of the ImageNet stem, as "
              "CIFAR versions of GoogLeNet and ResNet), imagenet, or auto (small below about 80-110 px; "
              "docs/training.md).")
+VAL_FRACTION_HELP = ("Share of the data held out for validation when it has no split of its own (a folder with "
+                     "train/ and val/, cifar10's test batch).")
+OPTIMIZER_HELP = "adamw (the shipped recipe's: it learns in a few hundred steps) or sgd (momentum, Nesterov)."
+LR_HELP = "Peak learning rate (cosine schedule). Default: 0.002 for adamw, 0.05 for sgd."
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
               "BN folded into the conv before it; pooling, additions and activations count zero.")
 

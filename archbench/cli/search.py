@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import STEM_HELP, check_at_least, check_threads, console, err_console, user_errors
+from .common import LR_HELP, OPTIMIZER_HELP, STEM_HELP, VAL_FRACTION_HELP, check_at_least, check_threads, console, err_console, user_errors
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -41,19 +41,25 @@ def search(
     data: Annotated[str | None, typer.Option(help="Data of the train objective: image folder, .npz/.pt file, "
                                                   "synthetic[:N] or cifar10.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images (train objective).")] = None,
-    train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 3,
+    train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 4,
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 32,
     train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
     train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
-                                            "off when they do not fit the data's image size).")] = True,
+                                            "off by default, as in the small-image versions of these networks, and "
+                                            "when they do not fit the data's image size).")] = False,
+    val_fraction: Annotated[float, typer.Option(help=VAL_FRACTION_HELP)] = 0.2,
+    optimizer: Annotated[str, typer.Option(help=OPTIMIZER_HELP)] = "adamw",
+    lr: Annotated[float | None, typer.Option(help=LR_HELP)] = None,
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials across epochs: sh (successive halving), hyperband "
                                              "(one objective only), median or none.")] = "sh",
     stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
     warmup: Annotated[int, typer.Option(help="Zero-cost warm-up (train objective): score this many random "
                                              "candidates with --warmup-signal and train the best first. 0: off.")] = 0,
     warmup_top: Annotated[int | None, typer.Option(help="Warm-up candidates to train first (default: a quarter).")] = None,
-    warmup_signal: Annotated[str, typer.Option(help="Cheap objective that ranks the warm-up candidates.")] = "synflow",
+    warmup_signal: Annotated[str | None, typer.Option(help="Cheap objective that ranks the warm-up candidates "
+                                                           "(default: the default objective, which the shipped "
+                                                           "calibration supports).")] = None,
 ) -> None:
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
     from ..search.defaults import default_objective, objective_note
@@ -74,8 +80,9 @@ def search(
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
                               batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed,
-                              aux=train_aux, stem=stem),
-                          warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4), warmup_signal))
+                              aux=train_aux, stem=stem, val_fraction=val_fraction, optimizer=optimizer, lr=lr),
+                          warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4),
+                                                                 warmup_signal or default_objective()))
     space_, _, _ = prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
     note = storage_note(config, study or space_.name)
     if note:
