@@ -72,14 +72,17 @@ def _noisy(samples: list[float]) -> bool:
 
 
 def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, device: torch.device,
-                    dtype: str = "fp32", channels_last: bool = False, warmup_s: float = 0.25,
-                    min_runs: int = 5, min_time_s: float = 0.5, max_runs: int = 200, max_time_s: float = 2.0,
+                    dtype: str = "fp32", channels_last: bool = False, warmup_s: float = 0.1,
+                    min_runs: int = 5, min_time_s: float = 0.2, max_runs: int = 200, max_time_s: float = 1.0,
                     blocks: list[str] | None = None) -> LatencyResult:
     """Time ``model`` on random input of ``batch`` images; never raises for out-of-memory.
 
     Like ``torch.utils.benchmark``'s ``blocked_autorange`` (0.2 s) and triton's ``do_bench``
-    (25 ms warm-up, 100 ms of runs), a short measurement: at least ``min_runs`` runs and
-    ``min_time_s``, extended up to ``max_time_s`` while the spread is too wide to trust.
+    (25 ms warm-up, 100 ms of runs), a short measurement: a warm-up of at least one run and
+    ``warmup_s``, then at least ``min_runs`` runs and ``min_time_s``, extended up to ``max_time_s``
+    while the spread is too wide to trust (the result says ``noisy`` if it stays so). Short by
+    default because ``profile``'s whole run is meant to cost little more than fvcore's trace;
+    ``bench_latency.py`` measures with longer windows.
     ``blocks`` (CPU only): also time those child modules with hooks during the same runs, into
     :attr:`LatencyResult.block_shares` (a hook costs microseconds against milliseconds per block;
     on CUDA a hook would have to synchronize, so :func:`block_shares` does it in a separate pass).
