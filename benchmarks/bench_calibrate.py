@@ -85,8 +85,11 @@ def main() -> None:
           f"{len(result.samples)} samples" + (f" in {wall / 60:.1f} min" if wall else ""))
     print(summary(result.correlations))
     if args.out:
-        command = (f"python benchmarks/bench_calibrate.py --recipe {args.recipe} --samples {config.samples}"
-                   + (f" --shard I/{len(args.join)} --rows FILE_I for each I, then --join FILE_0 ..." if args.join else ""))
+        command = f"python benchmarks/bench_calibrate.py --recipe {args.recipe} --samples {config.samples}"
+        if args.join and len(args.join) > 1:
+            command += f" --shard I/{len(args.join)} --rows FILE_I for each I, then --join FILE_0 ..."
+        elif args.join:
+            command += " --rows FILE, then --join FILE"
         write_json(document(result, config, command, wall), args.out)
         print(f"wrote {args.out}")
 
