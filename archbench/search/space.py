@@ -39,7 +39,7 @@ from ..errors import Problem, SpecError
 from ..files import read_text
 from ..spec import read_raw
 from ..spec.derive import derive, edited, expand_glob, get_path
-from ..spec.ops.base import remember
+from ..spec.ops.base import cache, remember
 from ..spec.parse import parse_spec
 from ..spec.schema import Spec
 from ..spec.transform import make_divisible
@@ -168,7 +168,7 @@ class _Plan:
         return choices, set_paths, scale_paths
 
 
-_PLANS: dict[int, tuple[SearchSpace, _Plan]] = {}  # id(space) -> (space, plan on its cached base)
+_PLANS: dict[int, tuple[SearchSpace, _Plan]] = cache()  # id(space) -> (space, plan on its cached base)
 
 
 def _plan(space: SearchSpace, doc: Mapping) -> _Plan:

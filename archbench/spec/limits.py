@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from ..errors import ArchbenchError, CandidateError
-from .ops.base import remember
+from .ops.base import cache, remember
 
 # Defaults with room to spare: the largest zoo network (ResNet-152) has about 500 ops after
 # expansion and its YAML document about 4,000 nodes.
@@ -93,7 +93,7 @@ def check_yaml_nodes(node: Any, source: str) -> None:
 # ---------------------------------------------------------------------------- layers
 _SCALARS = frozenset((int, float, str, bool, type(None)))
 _FIELDS: dict[type, tuple[tuple[str, ...], bool]] = {}  # dataclass -> (its field names, frozen?)
-_COUNTED: dict[int, tuple[Any, int]] = {}  # id(op) -> (op, its count): the parser shares recurring ops
+_COUNTED: dict[int, tuple[Any, int]] = cache()  # id(op) -> (op, its count): the parser shares recurring ops
 
 
 def _ops(node: Any) -> int:

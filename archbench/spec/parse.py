@@ -29,7 +29,7 @@ from .fields import (  # noqa: F401 - re-exported: the readers every part of the
 )
 from .limits import check_spec_limits
 from .ops import MERGES, OP_TYPES, OPS
-from .ops.base import remember
+from .ops.base import cache, remember
 from .schema import AuxHead, Block, Defaults, Layer, Op, Spec
 
 FACTORIZATIONS = ("5x5", "nxn")
@@ -94,7 +94,7 @@ def parse_op(ctx: Ctx, m: Any, container: Any, index: Any, path: str, d: Default
 # A search parses thousands of candidates whose ops mostly recur (widths are multiples of 8); a
 # hit returns the same frozen op. Mappings holding lists or mappings (a split, a ``[1, 7]``
 # kernel) are parsed every time. Only error-free results are kept, so every message is unchanged.
-_PARSED: dict[tuple, Any] = {}
+_PARSED: dict[tuple, Any] = cache()
 _KEYED = frozenset((int, str, bool, type(None)))
 
 

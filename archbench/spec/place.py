@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ShapeError
-from .ops.base import NO_REWRITE, OP_TYPES, OpKind, Placed, Rewrite, Shape, fmt, merge_of, remember, rewrite_chain
+from .ops.base import (NO_REWRITE, OP_TYPES, OpKind, Placed, Rewrite, Shape, cache, fmt, merge_of, remember,
+                       rewrite_chain)
 from .schema import AuxHead, Block, Defaults, Spec
 from .transform import block_rewrite, repeats
 
@@ -31,7 +32,7 @@ class Stack:
 
 
 STACK = Stack()
-_PLACED: dict[tuple[int, Shape], Placed] = {}  # (id(op), input shape) -> its node (Placer.place)
+_PLACED: dict[tuple[int, Shape], Placed] = cache()  # (id(op), input shape) -> its node (Placer.place)
 
 
 @dataclass

@@ -70,6 +70,23 @@ def evolve(op: Any, **changes: Any) -> Any:
     return new
 
 
+_CACHES: list[dict] = []
+
+
+def cache() -> dict:
+    """A new cache for :func:`remember`, emptied with every other by :func:`clear_caches`."""
+    made: dict = {}
+    _CACHES.append(made)
+    return made
+
+
+def clear_caches() -> None:
+    """Forget every op, node and count kept for later candidates (tests compare with and
+    without them; nothing else needs this)."""
+    for made in _CACHES:
+        made.clear()
+
+
 def remember(memo: dict, key: Any, value: Any, size: int = 1 << 15) -> Any:
     """Store ``value`` in a bounded cache (emptied when full) and return it.
 
@@ -83,7 +100,7 @@ def remember(memo: dict, key: Any, value: Any, size: int = 1 << 15) -> Any:
     return value
 
 
-_INTERNED: dict[tuple, Any] = {}
+_INTERNED: dict[tuple, Any] = cache()
 
 
 def intern(op: Any) -> Any:

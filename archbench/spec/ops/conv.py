@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..fields import ACTIVATIONS, NORMS, check_keys, get, join, optional_act, parse_name, parse_padding, parse_pair
-from .base import (OpKind, Pair, Placed, Rewrite, Shape, evolve, fmt, intern, k, pair_text, register, remember,
+from .base import (OpKind, Pair, Placed, Rewrite, Shape, cache, evolve, fmt, intern, k, pair_text, register, remember,
                    scale_width)
 
 
@@ -38,7 +38,7 @@ class Conv:
         return self.stride == (1, 1) and self.padding == (self.kernel[0] // 2, self.kernel[1] // 2)
 
 
-_REWRITTEN: dict[tuple, tuple[Conv, tuple[Conv]]] = {}  # (id(op), width, unstride) -> (op, rewritten)
+_REWRITTEN: dict[tuple, tuple[Conv, tuple[Conv]]] = cache()  # (id(op), width, unstride) -> (op, rewritten)
 
 
 def factorize_conv(conv: Conv, modes: tuple[str, ...]) -> tuple[Conv, ...]:
