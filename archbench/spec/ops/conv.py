@@ -39,6 +39,7 @@ class Conv:
 
 
 _REWRITTEN: dict[tuple, tuple[Conv, tuple[Conv]]] = cache()  # (id(op), width, unstride) -> (op, rewritten)
+_FACTORIZED: dict[tuple, tuple[Conv, tuple[Conv, ...]]] = cache()  # (id(op), modes) -> (op, factorized)
 
 
 def factorize_conv(conv: Conv, modes: tuple[str, ...]) -> tuple[Conv, ...]:
@@ -153,9 +154,12 @@ class ConvKind(OpKind):
     def rewrite(self, op: Conv, rw: Rewrite) -> tuple[Conv, ...]:
         """Factorized (block branches only), then scaled, then unstrided (repetitions 1..)."""
         if rw.factorize:
-            convs = factorize_conv(op, rw.factorize)
+            key = (id(op), rw.factorize)
+            done = _FACTORIZED.get(key)
+            if done is None or done[0] is not op:  # the same objects each time (see below)
+                done = remember(_FACTORIZED, key, (op, tuple(map(intern, factorize_conv(op, rw.factorize)))))
+            convs = done[1]
             if len(convs) > 1:
-                convs = tuple(map(intern, convs))  # the same objects each time (see rewrite below)
                 return tuple(c for conv in convs for c in self.rewrite(conv, rw._replace(factorize=())))
         out = op.out
         width = out if rw.width == 1.0 or out is None else scale_width(out, rw.width, rw.divisor)
