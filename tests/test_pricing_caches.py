@@ -7,13 +7,16 @@ search must still get exactly what it gets with every cache empty.
 
 from __future__ import annotations
 
+import copy
+
 import optuna
 import pytest
 
 from archbench.cost import analyze, estimate_memory
 from archbench.errors import SpecError
-from archbench.search.space import load_space
+from archbench.search.space import _base_doc, load_space
 from archbench.spec import dump_yaml, loads
+from archbench.spec.derive import edited, set_path
 from archbench.spec.limits import layer_count
 from archbench.spec.ops.base import clear_caches
 
@@ -71,3 +74,28 @@ def test_an_op_equal_to_a_parsed_one_but_for_a_type_keeps_its_message(good: str,
     loads(SMALL.format(op=good))  # parsed once without a problem: shared from now on
     with pytest.raises(SpecError, match=message):
         loads(SMALL.format(op=bad))
+
+
+@pytest.mark.parametrize("space_name", ["inception_v1", "inception_resnet"])
+def test_edited_documents_equal_edits_applied_one_by_one_to_a_copy(space_name: str):
+    """A candidate's document shares the cached base's untouched containers; applied one path at
+    a time to a deep copy instead, the same edits give the same document and errors, also when
+    an edit replaces or removes a container or renames a layer on the way, and the base is
+    left as it was."""
+    space = load_space(space_name)
+    base = _base_doc(space.base, space.source)
+    layer = next(item["block"] for item in base["body"] if "block" in item)
+    structural = [
+        {f"{layer}.branches[0]": [{"conv": 8, "kernel": 1}], f"{layer}.branches[0][0].conv": 16},
+        {f"{layer}.block": "renamed", f"{layer}.branches[0][0].conv": 24, "renamed.branches[0][0].kernel": 3},
+        {f"{layer}.branches[0][0].conv": 16, f"{layer}.branches": "unset", f"{layer}.branches[0][0].kernel": 3},
+        {f"{layer}.branches[0][0]": {"conv": 40, "kernel": 1}, f"{layer}.branches[0][0].kernel": 5},
+        {f"{layer}.branches[9][0].conv": 8, "nowhere.conv": 8, f"{layer}.branches[0][0].conv": 32},
+    ]
+    for edits in [{**space.edits(base, values), "name": "x"} for values in candidates(space_name, 5)] + structural:
+        one_by_one = copy.deepcopy(base)
+        errors = [(path, error) for path, value in edits.items()
+                  if (error := set_path(one_by_one, path, copy.deepcopy(value))) is not None]
+        doc, failed = edited(base, edits)
+        assert (doc, failed) == (one_by_one, errors)
+    assert base == _base_doc(space.base, space.source)
