@@ -77,14 +77,15 @@ class Placer:
     def op(self, op: object, shape: Shape, where: str) -> Placed:
         return self.place(OP_TYPES[op.__class__], op, shape, where)
 
-    def place(self, kind: OpKind, op: object, shape: Shape, where: str) -> Placed:
-        """``kind.place``, looked up first: the node depends on the op and the shape alone, and
-        a search places the same (shared, frozen) ops on the same shapes over and over."""
+    def place(self, kind: OpKind, op: object, shape: Shape, where: str, index: int | None = None) -> Placed:
+        """``kind.place`` at ``where`` (``where.index`` when an index is given), looked up first:
+        the node depends on the op and the shape alone, and a search places the same (shared,
+        frozen) ops on the same shapes over and over. (The path is only made to place anew.)"""
         key = (id(op), shape)
         node = _PLACED.get(key)
         if node is not None and node.op is op:
             return node
-        node = kind.place(op, shape, self, where)
+        node = kind.place(op, shape, self, where if index is None else f"{where}.{index}")
         return remember(_PLACED, key, node, 1 << 16) if node.op is op else node
 
     def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE) -> tuple[tuple[Placed, ...], Shape]:
@@ -96,12 +97,12 @@ class Placer:
                 kind = kinds[op.__class__]
                 for new in kind.rewrite(op, rw):
                     node = self.place(kind if new.__class__ is op.__class__ else kinds[new.__class__],
-                                      new, shape, f"{where}.{len(nodes)}")
+                                      new, shape, where, len(nodes))
                     nodes.append(node)
                     shape = node.out_shape
             return tuple(nodes), shape
         for i, op in enumerate(ops):
-            node = self.place(kinds[op.__class__], op, shape, f"{where}.{i}")
+            node = self.place(kinds[op.__class__], op, shape, where, i)
             nodes.append(node)
             shape = node.out_shape
         return tuple(nodes), shape
