@@ -17,7 +17,8 @@ next is drawn. The first ``WARMUP`` candidates of each space are timed apart ("f
 parser and the placement keep the ops and nodes they made, which later candidates share. Each
 step is timed around its own call with both clocks, so the derive and the pricing figures come
 from the same candidates. CPU time (``time.process_time``) is the figure to read on a loaded
-machine; wall time is printed beside it.
+machine; wall time is printed beside it. The former method (200 candidates made first, then
+priced in a loop, so every cache holds them) is printed last for comparison with older figures.
 
     python benchmarks/bench_cost.py [--quick]
 """
@@ -82,6 +83,7 @@ def irv2_space() -> SearchSpace:
 
 
 WARMUP = 300  # candidates timed apart, as the first ones of a search
+CYCLED = 200  # the former method: candidates made first, then priced over and over (every cache warm)
 GOALS = {"googlenet": (5000, 1000), "inception_resnet_v2": (1000, 1000)}  # analytic /s, derive+parse+costs /s
 
 
@@ -133,6 +135,13 @@ def price_candidates(label: str, name: str, space: SearchSpace, seconds: float) 
               f"({costs.rate(n, wall=True):6.0f}/s wall)   derive+parse+costs {costs.rate(n, derive):5.0f}/s CPU "
               f"({costs.rate(n, derive, wall=True):5.0f}/s wall)   + inference memory "
               f"{memory.rate(n):5.0f}/s CPU")
+    points = [random_values(space, rng) for _ in range(CYCLED)]
+    specs = [space.spec(v) for v in points]
+    i, j = iter(range(10**9)), iter(range(10**9))
+    cycled = cpu_per_call(lambda: analyze(specs[next(i) % CYCLED]), max(seconds / 2, 0.5))
+    cycled_full = cpu_per_call(lambda: analyze(space.spec(points[next(j) % CYCLED])), max(seconds / 2, 0.5))
+    print(f"{label:40s} cycled {CYCLED} candidates (the former method): analytic costs {1 / cycled:6.0f}/s CPU   "
+          f"derive+parse+costs {1 / cycled_full:5.0f}/s CPU")
     if goal:
         print(f"{'':40s} goals: analytic >= {goal[0]:,}/s, derive+parse+costs >= {goal[1]:,}/s")
     return 1 / costs.rate(n)
