@@ -39,6 +39,7 @@ from ..errors import Problem, SpecError
 from ..files import read_text
 from ..spec import read_raw
 from ..spec.derive import derive, edited, expand_glob, get_path
+from ..spec.ops.base import cache, remember
 from ..spec.parse import parse_spec
 from ..spec.schema import Spec
 from ..spec.transform import make_divisible
@@ -125,22 +126,61 @@ class SearchSpace:
 
     def edits(self, doc: Mapping, values: Mapping[str, Any]) -> dict[str, Any]:
         """``set:`` edits (path -> value) for parameter ``values`` on the base document ``doc``."""
+        plan = _plan(self, doc)
         edits: dict[str, Any] = {}
         for p in self.params:
-            if p.name not in values:
-                continue
-            value = values[p.name]
-            if p.choice_edits is not None:
-                for pattern, v in p.choice_edits[str(value)].items():
-                    edits.update(dict.fromkeys(expand_glob(doc, pattern), v))
-            for pattern in p.set_paths:
-                for path in expand_glob(doc, pattern):
-                    edits[path] = value
-            for pattern in p.scale_paths:
-                for path in expand_glob(doc, pattern):
-                    base = get_path(doc, path)
-                    edits[path] = make_divisible(base * value, 8) if isinstance(base, int) else base * value
+            if p.name in values:
+                plan.apply(p, values[p.name], edits)
         return edits
+
+
+class _Plan:
+    """What each parameter edits on one base document: its globs expanded to paths, and the base
+    values of its ``scale:`` paths. Worked out once per parameter, at its first use (as the
+    edits themselves would fail), since every candidate of a search edits the same paths."""
+
+    def __init__(self, doc: Mapping):
+        self.doc = doc
+        self.expanded: dict[str, Any] = {}  # param name -> (choice edits, set paths, scale paths)
+
+    def apply(self, p: Param, value: Any, edits: dict[str, Any]) -> None:
+        """Add the edits of ``p`` at ``value`` to ``edits`` (later ones override earlier)."""
+        known = self.expanded.get(p.name)
+        if known is None:
+            known = self.expanded[p.name] = self._expand(p)
+        choices, set_paths, scale_paths = known
+        if choices is not None:
+            for path, v in choices[str(value)]:
+                edits[path] = v
+        for path in set_paths:
+            edits[path] = value
+        for path, base in scale_paths:
+            edits[path] = make_divisible(base * value, 8) if isinstance(base, int) else base * value
+
+    def _expand(self, p: Param) -> tuple[Any, list[str], list[tuple[str, Any]]]:
+        doc = self.doc
+        choices = None
+        if p.choice_edits is not None:
+            choices = {label: [(path, v) for pattern, v in edits.items() for path in expand_glob(doc, pattern)]
+                       for label, edits in p.choice_edits.items()}
+        set_paths = [path for pattern in p.set_paths for path in expand_glob(doc, pattern)]
+        scale_paths = [(path, get_path(doc, path)) for pattern in p.scale_paths for path in expand_glob(doc, pattern)]
+        return choices, set_paths, scale_paths
+
+
+_PLANS: dict[int, tuple[SearchSpace, _Plan]] = cache()  # id(space) -> (space, plan on its cached base)
+
+
+def _plan(space: SearchSpace, doc: Mapping) -> _Plan:
+    """The plan of ``space`` on ``doc``: kept for the space's cached base document (never
+    edited in place), made afresh for any other document."""
+    kept = _PLANS.get(id(space))
+    if kept is not None and kept[0] is space and kept[1].doc is doc:
+        return kept[1]
+    plan = _Plan(doc)
+    if doc is _base_doc(space.base, space.source):
+        remember(_PLANS, id(space), (space, plan), 64)
+    return plan
 
 
 @lru_cache(maxsize=32)

@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 from ..errors import ArchbenchError, CandidateError
+from .ops.base import cache, remember
 
 # Defaults with room to spare: the largest zoo network (ResNet-152) has about 500 ops after
 # expansion and its YAML document about 4,000 nodes.
@@ -90,18 +91,42 @@ def check_yaml_nodes(node: Any, source: str) -> None:
 
 
 # ---------------------------------------------------------------------------- layers
+_SCALARS = frozenset((int, float, str, bool, type(None)))
+_FIELDS: dict[type, tuple[tuple[str, ...], bool]] = {}  # dataclass -> (its field names, frozen?)
+_COUNTED: dict[int, tuple[Any, int]] = cache()  # id(op) -> (op, its count): the parser shares recurring ops
+
+
 def _ops(node: Any) -> int:
     """Ops in ``node`` (an op, a merge, a chain or a branch list), nested ops included (a split's
     branches, a residual merge's projection and shortcut). Generic over the op registry: any
-    frozen dataclass is one node, and its tuple or dataclass fields are searched for more."""
-    import dataclasses
-
+    frozen dataclass is one node, and its tuple or dataclass fields are searched for more.
+    (Every candidate of a search is counted: scalars are skipped at once, each dataclass's field
+    names are looked up once, and a frozen op object already counted is not counted again.)"""
+    cls = node.__class__
+    if cls in _SCALARS:
+        return 0
     if isinstance(node, tuple):
-        return sum(_ops(x) for x in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return 1 + sum(_ops(getattr(node, f.name)) for f in dataclasses.fields(node)
-                       if isinstance(getattr(node, f.name), tuple) or dataclasses.is_dataclass(getattr(node, f.name)))
-    return 0
+        return sum([_ops(x) for x in node if x.__class__ not in _SCALARS])
+    seen = _COUNTED.get(id(node))
+    if seen is not None and seen[0] is node:
+        return seen[1]
+    described = _FIELDS.get(cls)
+    if described is None:
+        import dataclasses
+
+        if not dataclasses.is_dataclass(cls) or isinstance(node, type):
+            return 0
+        described = _FIELDS[cls] = (tuple(f.name for f in dataclasses.fields(cls)),
+                                    cls.__dataclass_params__.frozen)  # type: ignore[attr-defined]
+    names, frozen = described
+    total = 1
+    for name in names:
+        value = getattr(node, name)
+        if value.__class__ not in _SCALARS:
+            total += _ops(value)
+    if frozen:
+        remember(_COUNTED, id(node), (node, total))
+    return total
 
 
 def _effective_repeat(repeat: int | None, depth: float) -> int:

@@ -29,6 +29,7 @@ from .fields import (  # noqa: F401 - re-exported: the readers every part of the
 )
 from .limits import check_spec_limits
 from .ops import MERGES, OP_TYPES, OPS
+from .ops.base import cache, remember
 from .schema import AuxHead, Block, Defaults, Layer, Op, Spec
 
 FACTORIZATIONS = ("5x5", "nxn")
@@ -73,10 +74,43 @@ def parse_op(ctx: Ctx, m: Any, container: Any, index: Any, path: str, d: Default
              classes: int | None = None) -> Op | None:
     """One op, read and validated by its kind (``classes``: kept for callers; ``linear: classes``
     reads the network's class count from ``ctx``)."""
+    key = _memo_key(m, d, ctx.classes)
+    if key is not None:
+        op = _PARSED.get(key)
+        if op is not None:
+            return op
     kind = op_kind(ctx, m, container, index, path, tuple(OPS))
     if kind is None:
         return None
-    return OPS[kind].parse(ctx, m, path, d, kind)
+    found = len(ctx.problems)
+    op = OPS[kind].parse(ctx, m, path, d, kind)
+    if key is not None and op is not None and len(ctx.problems) == found:
+        remember(_PARSED, key, op)
+    return op
+
+
+# Ops parsed without a problem, by everything their parse reads: the mapping's keys and scalar
+# values (with their types: ``1``, ``1.0`` and ``true`` differ), the defaults and the class count.
+# A search parses thousands of candidates whose ops mostly recur (widths are multiples of 8); a
+# hit returns the same frozen op. Mappings holding lists or mappings (a split, a ``[1, 7]``
+# kernel) are parsed every time. Only error-free results are kept, so every message is unchanged.
+_PARSED: dict[tuple, Any] = cache()
+_KEYED = frozenset((int, str, bool, type(None)))
+
+
+def _memo_key(m: Any, d: Defaults, classes: int | None) -> tuple | None:
+    if not isinstance(m, dict):
+        return None
+    key: list[Any] = [d, classes]
+    for k, v in m.items():
+        cls = v.__class__
+        if cls in _KEYED and k.__class__ is str:
+            key += (k, cls, v)
+        elif cls is float:
+            key += (k, cls, repr(v))  # -0.0 and 0.0 differ in what the canonical form writes
+        else:
+            return None
+    return tuple(key)
 
 
 def parse_chain(ctx: Ctx, seq: Any, container: Any, key: Any, path: str, d: Defaults,

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ShapeError
-from .ops.base import NO_REWRITE, OP_TYPES, Placed, Rewrite, Shape, fmt, merge_of, rewrite_chain
+from .ops.base import (NO_REWRITE, OP_TYPES, OpKind, Placed, Rewrite, Shape, cache, fmt, merge_of, remember,
+                       rewrite_chain)
 from .schema import AuxHead, Block, Defaults, Spec
 from .transform import block_rewrite, repeats
 
@@ -31,6 +32,7 @@ class Stack:
 
 
 STACK = Stack()
+_PLACED: dict[tuple[int, Shape], Placed] = cache()  # (id(op), input shape) -> its node (Placer.place)
 
 
 @dataclass
@@ -73,20 +75,34 @@ class Placer:
         return shape  # type: ignore[return-value]
 
     def op(self, op: object, shape: Shape, where: str) -> Placed:
-        return OP_TYPES[type(op)].place(op, shape, self, where)
+        return self.place(OP_TYPES[op.__class__], op, shape, where)
+
+    def place(self, kind: OpKind, op: object, shape: Shape, where: str, index: int | None = None) -> Placed:
+        """``kind.place`` at ``where`` (``where.index`` when an index is given), looked up first:
+        the node depends on the op and the shape alone, and a search places the same (shared,
+        frozen) ops on the same shapes over and over. (The path is only made to place anew.)"""
+        key = (id(op), shape)
+        node = _PLACED.get(key)
+        if node is not None and node.op is op:
+            return node
+        node = kind.place(op, shape, self, where if index is None else f"{where}.{index}")
+        return remember(_PLACED, key, node, 1 << 16) if node.op is op else node
 
     def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE) -> tuple[tuple[Placed, ...], Shape]:
         """Ops one after the other, under the transforms ``rw``; element ``i`` at ``where.i``."""
         nodes = []
+        kinds = OP_TYPES
         if rw.active:
             for op in ops:
-                for new in OP_TYPES[type(op)].rewrite(op, rw):
-                    node = OP_TYPES[type(new)].place(new, shape, self, f"{where}.{len(nodes)}")
+                kind = kinds[op.__class__]
+                for new in kind.rewrite(op, rw):
+                    node = self.place(kind if new.__class__ is op.__class__ else kinds[new.__class__],
+                                      new, shape, where, len(nodes))
                     nodes.append(node)
                     shape = node.out_shape
             return tuple(nodes), shape
         for i, op in enumerate(ops):
-            node = OP_TYPES[type(op)].place(op, shape, self, f"{where}.{i}")
+            node = self.place(kinds[op.__class__], op, shape, where, i)
             nodes.append(node)
             shape = node.out_shape
         return tuple(nodes), shape

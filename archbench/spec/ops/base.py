@@ -70,6 +70,52 @@ def evolve(op: Any, **changes: Any) -> Any:
     return new
 
 
+_CACHES: list[dict] = []
+
+
+def cache() -> dict:
+    """A new cache for :func:`remember`, emptied with every other by :func:`clear_caches`."""
+    made: dict = {}
+    _CACHES.append(made)
+    return made
+
+
+def clear_caches() -> None:
+    """Forget every op, node and count kept for later candidates (tests compare with and
+    without them; nothing else needs this)."""
+    for made in _CACHES:
+        made.clear()
+
+
+def remember(memo: dict, key: Any, value: Any, size: int = 1 << 15) -> Any:
+    """Store ``value`` in a bounded cache (emptied when full) and return it.
+
+    The caches of placement are keyed by the identity of frozen ops, which recur from candidate
+    to candidate of a search (the parser returns the same object for the same op, see
+    :func:`archbench.spec.parse.parse_op`); each entry keeps its op alive, so an identity is
+    never reused while its entry exists, and every hit checks it."""
+    if len(memo) >= size:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+_INTERNED: dict[tuple, Any] = cache()
+
+
+def intern(op: Any) -> Any:
+    """One object for all equal ops of a class (the first one seen), so that caches keyed by
+    identity hit for equal ops made apart (two widths rounded to the same one). Ops with an
+    unhashable field are returned as they are."""
+    values = tuple(op.__dict__.values())
+    try:
+        key = (op.__class__, values, tuple(map(type, values)))  # 1, 1.0 and True differ
+        found = _INTERNED.get(key)
+    except TypeError:
+        return op
+    return found if found is not None else remember(_INTERNED, key, op)
+
+
 class Rewrite(NamedTuple):
     """How the spec's transforms apply to one chain of ops.
 
@@ -99,7 +145,9 @@ class Placed:
     ``params``: its own parameters, not its children's; ``parts``: its children in module
     order, each ``(segment, node)`` (module path ``parent.segment``) or ``(segment, chain)``
     (element ``i`` at ``parent.segment.i``). Identical repetitions of a block are one node
-    object listed several times, so visitors can price them once.
+    object listed several times, so visitors can price them once. A node is never changed once
+    made: the placer hands the same node to every candidate that places the same op on the same
+    shape (:meth:`archbench.spec.place.Placer.place`).
     """
 
     __slots__ = ("op", "kind", "in_shape", "out_shape", "params", "parts")
@@ -193,7 +241,11 @@ class OpKind(Kind):
         return (1, 1)
 
     def place(self, op: Any, shape: Shape, pc: Any, where: str) -> Placed:
-        """Check ``op`` on an input of ``shape`` (raise ``pc.fail(where, ...)``) and place it."""
+        """Check ``op`` on an input of ``shape`` (raise ``pc.fail(where, ...)``) and place it.
+
+        The node must depend on ``op`` and ``shape`` alone (``where`` and ``pc.fail`` only name
+        an error): the placer keeps the nodes it made and hands the same node out again for the
+        same op object on the same shape."""
         return Placed(op, self, shape, shape)
 
     def label(self, op: Any) -> str:

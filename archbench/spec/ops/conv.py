@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..fields import ACTIVATIONS, NORMS, check_keys, get, join, optional_act, parse_name, parse_padding, parse_pair
-from .base import OpKind, Pair, Placed, Rewrite, Shape, evolve, fmt, k, pair_text, register, scale_width
+from .base import (OpKind, Pair, Placed, Rewrite, Shape, cache, evolve, fmt, intern, k, pair_text, register, remember,
+                   scale_width)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Conv:
     def is_same_padded(self) -> bool:
         """Stride 1 and padding k//2 on both axes: the output keeps the input's spatial size."""
         return self.stride == (1, 1) and self.padding == (self.kernel[0] // 2, self.kernel[1] // 2)
+
+
+_REWRITTEN: dict[tuple, tuple[Conv, tuple[Conv]]] = cache()  # (id(op), width, unstride) -> (op, rewritten)
+_FACTORIZED: dict[tuple, tuple[Conv, tuple[Conv, ...]]] = cache()  # (id(op), modes) -> (op, factorized)
 
 
 def factorize_conv(conv: Conv, modes: tuple[str, ...]) -> tuple[Conv, ...]:
@@ -149,19 +154,28 @@ class ConvKind(OpKind):
     def rewrite(self, op: Conv, rw: Rewrite) -> tuple[Conv, ...]:
         """Factorized (block branches only), then scaled, then unstrided (repetitions 1..)."""
         if rw.factorize:
-            convs = factorize_conv(op, rw.factorize)
+            key = (id(op), rw.factorize)
+            done = _FACTORIZED.get(key)
+            if done is None or done[0] is not op:  # the same objects each time (see below)
+                done = remember(_FACTORIZED, key, (op, tuple(map(intern, factorize_conv(op, rw.factorize)))))
+            convs = done[1]
             if len(convs) > 1:
                 return tuple(c for conv in convs for c in self.rewrite(conv, rw._replace(factorize=())))
-        scale = rw.width != 1.0 and op.out is not None
+        out = op.out
+        width = out if rw.width == 1.0 or out is None else scale_width(out, rw.width, rw.divisor)
         unstride = rw.unstride and op.stride != (1, 1)
-        if not (scale or unstride):
-            return (op,)
+        if width == out and not unstride:
+            return (op,)  # a width the rounding keeps: the op itself
+        key = (id(op), width, unstride)
+        done = _REWRITTEN.get(key)
+        if done is not None and done[0] is op:
+            return done[1]  # the same op object as before, so placing it is looked up too
         new = evolve(op)
-        if scale:
-            new.__dict__["out"] = scale_width(op.out, rw.width, rw.divisor)  # type: ignore[arg-type]
+        if width != out:
+            new.__dict__["out"] = width
         if unstride:
             new.__dict__["stride"] = (1, 1)
-        return (new,)
+        return remember(_REWRITTEN, key, (op, (intern(new),)))[1]
 
     def stride(self, op: Conv) -> Pair:
         return op.stride

@@ -1,0 +1,101 @@
+"""The caches that make pricing search candidates fast change no number and no message.
+
+The parser shares equal ops, the placer hands out the same node for the same op on the same
+shape, rewritten convs are interned and the layer limit counts an op once: each candidate of a
+search must still get exactly what it gets with every cache empty.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import optuna
+import pytest
+
+from archbench.cost import analyze, estimate_memory
+from archbench.errors import SpecError
+from archbench.search.space import _base_doc, load_space
+from archbench.spec import dump_yaml, loads
+from archbench.spec.derive import edited, set_path
+from archbench.spec.limits import layer_count
+from archbench.spec.ops.base import clear_caches
+
+SMALL = """
+name: small
+input: 3x32x32
+classes: 10
+body:
+  - {{conv: 16, kernel: 3, name: stem}}
+  - block: mixed
+    branches:
+      - [{op}]
+      - [{{maxpool: 3, stride: 1, padding: 1}}, {{conv: 8, kernel: 1}}]
+head:
+  - {{global_pool: avg}}
+  - {{linear: classes}}
+"""
+
+
+def candidates(space_name: str, count: int) -> list[dict]:
+    """Points drawn as a search draws them (Optuna's random sampler through ``SearchSpace.sample``)."""
+    space = load_space(space_name)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return [space.sample(study.ask()) for _ in range(count)]
+
+
+def priced(space_name: str, values: dict) -> tuple:
+    """Everything pricing reads of one candidate, in a form that compares by value."""
+    spec = load_space(space_name).spec(values)
+    report = analyze(spec)
+    rows = [(x.name, x.in_shape, x.out_shape, x.params, x.flops_by_op, x.activations, x.uncounted)
+            for x in report.layers]
+    memory = estimate_memory(spec, batch=2)
+    return dump_yaml(spec), layer_count(spec), rows, memory.inference_peak_bytes, memory.training_peak_bytes
+
+
+@pytest.mark.parametrize("space_name", ["inception_v1", "inception_v3", "inception_resnet"])
+def test_candidates_price_the_same_with_and_without_the_caches(space_name: str):
+    points = candidates(space_name, 12)
+    warm = [priced(space_name, values) for values in points for _ in range(2)][1::2]  # priced twice: hits
+    cold = []
+    for values in points:
+        clear_caches()
+        cold.append(priced(space_name, values))
+    assert warm == cold
+
+
+@pytest.mark.parametrize("good, bad, message", [
+    ("{conv: 8, kernel: 1, bias: true}", "{conv: 8, kernel: 1, bias: 1}", "expected true or false, found int 1"),
+    ("{conv: 8, kernel: 1}", "{conv: 8.0, kernel: 1}", "expected an integer, found float 8.0"),
+    ("{conv: 8, kernel: 1, act: relu}", "{conv: 8, kernel: 1, act: 1}", "expected a string, found int 1"),
+])
+def test_an_op_equal_to_a_parsed_one_but_for_a_type_keeps_its_message(good: str, bad: str, message: str):
+    loads(SMALL.format(op=good))  # parsed once without a problem: shared from now on
+    with pytest.raises(SpecError, match=message):
+        loads(SMALL.format(op=bad))
+
+
+@pytest.mark.parametrize("space_name", ["inception_v1", "inception_resnet"])
+def test_edited_documents_equal_edits_applied_one_by_one_to_a_copy(space_name: str):
+    """A candidate's document shares the cached base's untouched containers; applied one path at
+    a time to a deep copy instead, the same edits give the same document and errors, also when
+    an edit replaces or removes a container or renames a layer on the way, and the base is
+    left as it was."""
+    space = load_space(space_name)
+    base = _base_doc(space.base, space.source)
+    layer = next(item["block"] for item in base["body"] if "block" in item)
+    structural = [
+        {f"{layer}.branches[0]": [{"conv": 8, "kernel": 1}], f"{layer}.branches[0][0].conv": 16},
+        {f"{layer}.block": "renamed", f"{layer}.branches[0][0].conv": 24, "renamed.branches[0][0].kernel": 3},
+        {f"{layer}.branches[0][0].conv": 16, f"{layer}.branches": "unset", f"{layer}.branches[0][0].kernel": 3},
+        {f"{layer}.branches[0][0]": {"conv": 40, "kernel": 1}, f"{layer}.branches[0][0].kernel": 5},
+        {f"{layer}.branches[9][0].conv": 8, "nowhere.conv": 8, f"{layer}.branches[0][0].conv": 32},
+    ]
+    for edits in [{**space.edits(base, values), "name": "x"} for values in candidates(space_name, 5)] + structural:
+        one_by_one = copy.deepcopy(base)
+        errors = [(path, error) for path, value in edits.items()
+                  if (error := set_path(one_by_one, path, copy.deepcopy(value))) is not None]
+        doc, failed = edited(base, edits)
+        assert (doc, failed) == (one_by_one, errors)
+    assert base == _base_doc(space.base, space.source)
