@@ -10,7 +10,9 @@ case by adding a file.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -158,6 +160,124 @@ def test_bad_option_exits_2_before_any_work(tmp_path: Path, args: list[str], fra
     assert_one_message(code, output, 2, fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # refused before anything was written
     assert not (tmp_path.parent / "escape").exists()
+
+
+AS_ROOT = os.geteuid() == 0  # chmod does not stop root: those cases use a path under a regular file instead
+
+
+@pytest.mark.parametrize("command", ["profile", "compare", "compare-plot", "report", "train", "search"])
+def test_unwritable_output_exits_2_naming_the_path_before_any_work(tmp_path: Path, command: str):
+    """Each command's output under a regular file (fails for root too) or, as a user, in a
+    read-only folder: one message naming the path, exit 2, nothing written."""
+    study = tmp_path / "study"
+    if command == "report":  # report needs a study to read; its tables' folder is the output
+        run_search(SearchConfig(space=TINY_SPACE, objectives=["params"], trials=2, results=str(study)))
+    blocked = tmp_path / "blocked"
+    if AS_ROOT:
+        blocked.write_text("a regular file: nothing can be created under it")
+    else:
+        blocked.mkdir()
+    target = blocked / "results"
+    args = {"profile": ["profile", "googlenet", "--no-latency", "--no-memory", "--out", f"{target}.csv"],
+            "compare": ["compare", "googlenet", "alexnet", "--no-latency", "--out", f"{target}.md"],
+            "compare-plot": ["compare", "googlenet", "alexnet", "--no-latency", "--plot", f"{target}.png"],
+            "report": ["report", "tiny", "--out", str(study)],
+            "train": ["train", "lenet5", *TINY_TRAIN, "--out", str(target)],
+            "search": ["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2", "--out", str(target)]
+            }[command]
+    if command == "report":
+        named = study / "tiny"
+        if AS_ROOT:
+            named = study / "tiny" / "trials.csv"
+            named.mkdir()  # a folder where the table goes: fails for root too
+        else:
+            named.chmod(0o555)
+    elif not AS_ROOT:
+        blocked.chmod(0o555)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    try:
+        code, output = run_cli(args)
+    finally:
+        for path in (study / "tiny", blocked):
+            if path.exists():
+                path.chmod(0o755)
+    assert_one_message(code, output, 2, str(named if command == "report" else blocked))
+    assert output.strip().count("\n") == 0, output  # one line
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # refused before anything was written
+
+
+def test_a_table_or_plot_that_is_a_folder_stops_the_search_before_its_first_trial(tmp_path: Path):
+    (tmp_path / "tiny" / "pareto.png").mkdir(parents=True)
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2",
+                            "--out", str(tmp_path)])
+    assert_one_message(code, output, 2, f"{tmp_path / 'tiny' / 'pareto.png'}: is a folder")
+    assert not (tmp_path / "tiny" / "study.journal").exists()
+
+
+def test_train_refuses_a_checkpoint_path_that_is_a_folder_before_training(tmp_path: Path):
+    (tmp_path / "run" / "best.pt").mkdir(parents=True)
+    code, output = run_cli(["train", "lenet5", *TINY_TRAIN, "--out", str(tmp_path / "run"), "--overwrite"])
+    assert_one_message(code, output, 2, f"{tmp_path / 'run' / 'best.pt'}: is a folder")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best.pt"]
+
+
+def test_study_journal_that_is_a_folder_is_one_message(tmp_path: Path):
+    (tmp_path / "tiny" / "study.journal").mkdir(parents=True)
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2",
+                            "--out", str(tmp_path)])
+    assert_one_message(code, output, 2, f"{tmp_path / 'tiny' / 'study.journal'}: is not a regular file")
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("writer", ["text", "csv", "markdown", "json", "plot", "checkpoint"])
+def test_full_disk_is_one_error_naming_the_file_and_keeps_the_old_one(tmp_path: Path, writer: str, monkeypatch):
+    """Every writer goes through archbench.files: a write that fails midway (here: disk full) is
+    a FileError naming the file, the file keeps its earlier content and no temporary is left."""
+    import pandas as pd
+    import torch
+
+    from archbench.files import write_text
+    from archbench.report import export_table, write_json
+    from archbench.report.plots import plot_importance
+    from archbench.train.loop import _atomic_save
+
+    frame = pd.DataFrame({"parameter": ["width"], "params": [1.0]})
+    path, write = {
+        "text": ("a.yaml", lambda p: write_text(p, "x: 1\n")),
+        "csv": ("t.csv", lambda p: export_table(frame, p)),
+        "markdown": ("t.md", lambda p: export_table(frame, p)),
+        "json": ("t.json", lambda p: write_json({"a": 1}, p)),
+        "plot": ("t.png", lambda p: plot_importance(frame, p)),
+        "checkpoint": ("last.pt", lambda p: _atomic_save({"w": torch.zeros(3)}, p)),
+    }[writer]
+    path = tmp_path / path
+    path.write_bytes(b"earlier")
+    monkeypatch.setattr(os, "replace", _full_disk)  # the last step of every atomic write
+    with pytest.raises(FileError, match=f"^{re.escape(str(path))}: cannot write: No space left on device$"):
+        write(path)
+    assert path.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("writer", ["csv", "plot", "checkpoint"])
+def test_writing_over_a_folder_is_one_error_naming_it(tmp_path: Path, writer: str):
+    import pandas as pd
+    import torch
+
+    from archbench.report import export_table
+    from archbench.report.plots import plot_importance
+    from archbench.train.loop import _atomic_save
+
+    frame = pd.DataFrame({"parameter": ["width"], "params": [1.0]})
+    path = tmp_path / {"csv": "t.csv", "plot": "t.png", "checkpoint": "last.pt"}[writer]
+    path.mkdir()
+    write = {"csv": lambda: export_table(frame, path), "plot": lambda: plot_importance(frame, path),
+             "checkpoint": lambda: _atomic_save({"w": torch.zeros(3)}, path)}[writer]
+    with pytest.raises(FileError, match=f"^{re.escape(str(path))}: cannot write: Is a directory$"):
+        write()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
 def test_network_file_system_is_recognised():

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArchbenchError, CandidateError, ShapeError, SpecError
-from ..files import check_output_dir, ensure_dir, is_network_filesystem
+from ..files import check_file, ensure_dir, is_network_filesystem
 from ..spec.canonical import architecture_hash, dump_yaml
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
@@ -117,9 +117,10 @@ def storage_for(config: SearchConfig, name: str) -> Any:
                                                   **_retry_stale_trials())
         raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
     folder = ensure_dir(Path(config.results) / check_study_name(name))
+    journal = check_file(folder / "study.journal", "study journal file")  # Optuna opens it itself
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
 
 
 def _retry_stale_trials() -> dict[str, Any]:
@@ -277,7 +278,9 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
             objective.fn.check(space.spec(space.defaults))
     name = study_name(config, space)
     if not config.storage:  # the study's folder must be writable before the first trial runs
-        check_output_dir(Path(config.results) / name, "--results")
+        from .report import check_report_folder
+
+        check_report_folder(Path(config.results) / name, "--out")
     return space, budgets, objectives
 
 
