@@ -460,6 +460,101 @@ def test_ctrl_c_in_search_writes_the_tables_exits_130_and_the_same_command_finis
     assert any(t.params == interrupted[0].params and t.state.name == "COMPLETE" for t in study.trials)
 
 
+PARALLEL_SEARCH = """
+import os, signal, sys, time
+from pathlib import Path
+from archbench.search import objectives as o
+
+# The workers get the parent's rewritten sys.argv: they read the results folder from the environment.
+results = os.environ.setdefault("PARALLEL_SEARCH_RESULTS", sys.argv[-1])
+calls = 0
+
+def slow(model, shape):
+    # Each worker process (spawned: it imports this file again) finishes its first evaluation,
+    # then says where it is and waits for the test's Ctrl-C, unless the test released it.
+    global calls
+    calls += 1
+    if calls > 1 and not Path(results, "release").exists():
+        Path(results, f"waiting-{os.getpid()}").write_text("")
+        time.sleep(3600)
+    return float(calls)
+o.OBJECTIVES["naswot"] = o.Objective("naswot", "maximize", True, slow, "slow")
+
+if __name__ == "__mp_main__" and os.environ.get("PARALLEL_SEARCH_AT") == "start":
+    # a worker still starting up (importing its modules): it waits here for the test's Ctrl-C
+    Path(results, f"starting-{os.getpid()}").write_text("")
+    while not Path(results, "release").exists():
+        time.sleep(0.05)
+
+if __name__ == "__main__":
+    # Ctrl-C as in a terminal: a background process inherits an ignored SIGINT (see INTERRUPTED_SEARCH).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from archbench.cli.app import main
+
+    sys.argv = ["archbench", "search", "--space", sys.argv[1], "--objective", "naswot", "--results", results,
+                "--trials", "8", "--workers", "2"]
+    main()
+"""
+
+
+@pytest.mark.parametrize("at", ["mid-trial", "start"])
+def test_ctrl_c_in_a_two_worker_search_keeps_every_finished_trial_and_the_rerun_finishes(tmp_path: Path, at: str):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while both workers are
+    mid-trial, or still starting up: one line, exit 130, the tables of every finished trial; the
+    same command again completes the study, the interrupted trials among those it runs."""
+    script = tmp_path / "parallel_search.py"
+    script.write_text(PARALLEL_SEARCH)
+    results = tmp_path / "results"
+    results.mkdir()
+    command = [sys.executable, str(script), TINY_SPACE, str(results)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PARALLEL_SEARCH_AT": at},
+                            start_new_session=True)  # its own process group: the SIGINT reaches only the search
+    journal = results / "tiny" / "study.journal"
+
+    def finished_trials() -> dict[int, tuple]:
+        if not journal.exists():
+            return {}
+        study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+        return {t.number: (t.state.name, t.values) for t in study.trials if t.state.is_finished()}
+
+    def ready() -> bool:
+        if at == "start":
+            return len(list(results.glob("starting-*"))) == 2
+        return len(list(results.glob("waiting-*"))) == 2 and bool(finished_trials())
+
+    deadline = time.time() + 600  # a bound for a stuck process, not a wait the test relies on
+    while proc.poll() is None and time.time() < deadline and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    finished = finished_trials()  # every one of these must survive the interrupt and the rerun
+    os.killpg(proc.pid, signal.SIGINT)
+    if at == "start":
+        (results / "release").write_text("")  # the workers go on starting, with a Ctrl-C pending
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out + err
+    assert err.strip().count("\n") == 0 and "run the same command to finish the search" in err, err
+    study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+    after = {t.number: (t.state.name, t.values) for t in study.trials if t.state.is_finished()}
+    assert finished.items() <= after.items()  # no finished trial lost or changed
+    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert len(interrupted) == (2 if at == "mid-trial" else 0)
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    rows = (results / "tiny" / "trials.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(after)  # the tables of what finished, interrupted trials marked
+    assert sum(row.endswith(",interrupted") for row in rows) == len(interrupted)
+
+    (results / "release").write_text("")  # the same command again, now without waiting
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+    assert counted_trials(study) == 8
+    assert finished.items() <= {t.number: (t.state.name, t.values) for t in study.trials}.items()
+    complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
+    assert all(t.params in complete for t in interrupted)  # evaluated again, not lost
+
+
 @pytest.mark.parametrize("command", [["validate", "googlenet"], ["show", "googlenet"], ["cost", "googlenet"]])
 def test_ctrl_c_in_any_command_is_one_line_and_130(monkeypatch, command: list[str]):
     import archbench.spec
