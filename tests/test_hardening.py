@@ -99,6 +99,31 @@ def test_limits_can_be_raised_and_lowered_by_environment():
         del os.environ["ARCHBENCH_MAX_LAYERS"]
 
 
+FACTORIZED = "name: f\ninput: 3x16x16\nfactorize: {modes}\nbody:\n  - block: b\n    repeat: {repeat}\n" \
+             "    branches: [[{{conv: 4, kernel: 5}}], [{{conv: 4, kernel: 7}}]]\n"
+
+
+@pytest.mark.parametrize("modes, per_block", [("[]", 2), ("[5x5]", 3), ("[nxn]", 4), ("[5x5, nxn]", 6)])
+def test_layer_count_is_of_the_network_after_factorization(modes: str, per_block: int, monkeypatch):
+    """5x5 -> two 3x3 (the 7x7 stays), nxn -> 1xn + nx1 for both; 5x5 then nxn: four convs for the 5x5.
+    The count equals the built model's convs (counted by torch), and the limit applies to it."""
+    import torch
+
+    from archbench import build
+
+    spec = loads(FACTORIZED.format(modes=modes, repeat=3))
+    model = build(spec)
+    assert layer_count(spec) == 3 * per_block == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    monkeypatch.setenv("ARCHBENCH_MAX_LAYERS", str(2 * 40_000))  # the unfactorized network fits exactly
+    big = FACTORIZED.format(modes=modes, repeat=40_000)
+    if per_block == 2:
+        assert layer_count(loads(big)) == 80_000
+    else:
+        with pytest.raises(ArchbenchError, match=f"after factorization, repeats and the depth multiplier is "
+                                                 f"{per_block * 40_000:,}, over the limit of 80,000;"):
+            loads(big)
+
+
 @pytest.mark.parametrize("content, fragment", [
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 20, "not a UTF-8 text spec file"),
     (None, "is a folder"),
