@@ -124,6 +124,40 @@ def test_layer_count_is_of_the_network_after_factorization(modes: str, per_block
             loads(big)
 
 
+@pytest.mark.parametrize("name, message", [
+    ("repeat_huge.yaml", "the number of layers after factorization, repeats and the depth multiplier is 100,000,002, "
+                         "over the limit of 100,000; if you mean it, raise the limit with ARCHBENCH_MAX_LAYERS=N in "
+                         "the environment"),
+    ("conv_huge.yaml", "the number of parameters is 9,000,041,000,010, over the limit of 10,000,000,000; if you "
+                       "mean it, raise the limit with ARCHBENCH_MAX_PARAMS=N in the environment"),
+    ("binary.yaml", "not a UTF-8 text spec file (byte 0 is 0x89); is it a binary file?"),
+])
+def test_validate_names_the_file_once(tmp_path: Path, name: str, message: str):
+    """`validate` starts each line with the file; the error after it must not name it again."""
+    path = HERE / "bad_inputs" / name
+    if name == "binary.yaml":
+        path = tmp_path / name
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    code, output = run_cli(["validate", str(path)])
+    assert code == 2
+    assert output == f"✗ {path}: {message}\n"
+
+
+@pytest.mark.parametrize("op", ["flatten", "identity"])
+@pytest.mark.parametrize("value, accepted", [("true", True), ("", True), ("false", False), ("0", False)])
+def test_flag_ops_take_true_or_nothing_as_docs_grammar_says(op: str, value: str, accepted: bool):
+    """docs/grammar.md section 4.4: `flatten: true` / `identity: true` (or empty); `false` is an error."""
+    text = f"name: f\ninput: 3x8x8\nbody:\n  - {{{op}: {value}}}\n" + ("  - {flatten: true}\n" if op == "identity" else "") \
+        + "  - {linear: 10}\n"
+    if accepted:
+        assert layer_count(loads(text)) == 2 + (op == "identity")
+    else:
+        with pytest.raises(ArchbenchError, match=f"write '{op}: true'"):
+            loads(text)
+    row = next(line for line in (ROOT / "docs" / "grammar.md").read_text().splitlines() if line.startswith(f"| `{op}: true`"))
+    assert f"`{op}: false` is an error" in row and "not read" not in row
+
+
 @pytest.mark.parametrize("content, fragment", [
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 20, "not a UTF-8 text spec file"),
     (None, "is a folder"),
