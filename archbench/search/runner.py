@@ -38,6 +38,7 @@ from ..units import Budget
 from .budget import BAND, check_possible, price, repair
 from .defaults import default_objective
 from .objectives import Objective, get_objectives
+from .report import check_report_folder
 from .space import SearchSpace, load_space
 from .train_objective import TrainSettings, make_pruner
 from .warmup import WarmUp, warm_up
@@ -277,10 +278,8 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
         if objective.name == "train":  # bad data or options: one message now, not a failure per trial
             objective.fn.check(space.spec(space.defaults))
     name = study_name(config, space)
-    if not config.storage:  # the study's folder must be writable before the first trial runs
-        from .report import check_report_folder
-
-        check_report_folder(Path(config.results) / name, "--out")
+    # the folder of the journal and the tables (written there with any storage) before the first trial
+    check_report_folder(Path(config.results) / name, "--out")
     return space, budgets, objectives
 
 
