@@ -60,22 +60,43 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, quota, ``path`` is a folder: the user's to fix
+            raise FileError(f"{path}: cannot write: {_reason(exc)}") from None
         raise
 
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; OS errors become a :class:`FileError`."""
     path = Path(path)
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def remove(path: str | Path) -> None:
+    """Delete the file ``path`` if it exists (a stale output); OS errors become a :class:`FileError`."""
+    path = Path(path)
     try:
-        with atomic_open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except FileError:
-        raise
+        path.unlink(missing_ok=True)
     except OSError as exc:
-        raise FileError(f"{path}: cannot write: {_reason(exc)}") from None
+        raise FileError(f"{path}: cannot delete the stale file: {_reason(exc)}") from None
+
+
+def check_file(path: str | Path, what: str = "file") -> Path:
+    """Check that ``path`` is, or can be created as, a regular file that can be read and
+    appended to (a journal that others' libraries open themselves, so their OS errors would
+    otherwise surface as tracebacks halfway through the work)."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_file():
+            raise FileError(f"{path}: is not a regular file, expected a {what}")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise FileError(f"{path}: the {what} cannot be read and written (permission denied)")
+    else:
+        ensure_dir(path.parent)
     return path
 
 
@@ -108,6 +129,8 @@ def check_output(path: str | Path, suffixes: Iterable[str] | None = None, option
             raise FileError(f"{option} {path}: unknown format {path.suffix or '(no extension)'!r}; "
                             f"expected one of: {', '.join(allowed)}")
     parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise FileError(f"{option} {path}: the folder {parent} does not exist (it is a file)")
     if not parent.is_dir():
         raise FileError(f"{option} {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -10,7 +10,9 @@ case by adding a file.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -97,6 +99,65 @@ def test_limits_can_be_raised_and_lowered_by_environment():
         del os.environ["ARCHBENCH_MAX_LAYERS"]
 
 
+FACTORIZED = "name: f\ninput: 3x16x16\nfactorize: {modes}\nbody:\n  - block: b\n    repeat: {repeat}\n" \
+             "    branches: [[{{conv: 4, kernel: 5}}], [{{conv: 4, kernel: 7}}]]\n"
+
+
+@pytest.mark.parametrize("modes, per_block", [("[]", 2), ("[5x5]", 3), ("[nxn]", 4), ("[5x5, nxn]", 6)])
+def test_layer_count_is_of_the_network_after_factorization(modes: str, per_block: int, monkeypatch):
+    """5x5 -> two 3x3 (the 7x7 stays), nxn -> 1xn + nx1 for both; 5x5 then nxn: four convs for the 5x5.
+    The count equals the built model's convs (counted by torch), and the limit applies to it."""
+    import torch
+
+    from archbench import build
+
+    spec = loads(FACTORIZED.format(modes=modes, repeat=3))
+    model = build(spec)
+    assert layer_count(spec) == 3 * per_block == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    monkeypatch.setenv("ARCHBENCH_MAX_LAYERS", str(2 * 40_000))  # the unfactorized network fits exactly
+    big = FACTORIZED.format(modes=modes, repeat=40_000)
+    if per_block == 2:
+        assert layer_count(loads(big)) == 80_000
+    else:
+        with pytest.raises(ArchbenchError, match=f"after factorization, repeats and the depth multiplier is "
+                                                 f"{per_block * 40_000:,}, over the limit of 80,000;"):
+            loads(big)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("repeat_huge.yaml", "the number of layers after factorization, repeats and the depth multiplier is 100,000,002, "
+                         "over the limit of 100,000; if you mean it, raise the limit with ARCHBENCH_MAX_LAYERS=N in "
+                         "the environment"),
+    ("conv_huge.yaml", "the number of parameters is 9,000,041,000,010, over the limit of 10,000,000,000; if you "
+                       "mean it, raise the limit with ARCHBENCH_MAX_PARAMS=N in the environment"),
+    ("binary.yaml", "not a UTF-8 text spec file (byte 0 is 0x89); is it a binary file?"),
+])
+def test_validate_names_the_file_once(tmp_path: Path, name: str, message: str):
+    """`validate` starts each line with the file; the error after it must not name it again."""
+    path = HERE / "bad_inputs" / name
+    if name == "binary.yaml":
+        path = tmp_path / name
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    code, output = run_cli(["validate", str(path)])
+    assert code == 2
+    assert output == f"✗ {path}: {message}\n"
+
+
+@pytest.mark.parametrize("op", ["flatten", "identity"])
+@pytest.mark.parametrize("value, accepted", [("true", True), ("", True), ("false", False), ("0", False)])
+def test_flag_ops_take_true_or_nothing_as_docs_grammar_says(op: str, value: str, accepted: bool):
+    """docs/grammar.md section 4.4: `flatten: true` / `identity: true` (or empty); `false` is an error."""
+    text = f"name: f\ninput: 3x8x8\nbody:\n  - {{{op}: {value}}}\n" + ("  - {flatten: true}\n" if op == "identity" else "") \
+        + "  - {linear: 10}\n"
+    if accepted:
+        assert layer_count(loads(text)) == 2 + (op == "identity")
+    else:
+        with pytest.raises(ArchbenchError, match=f"write '{op}: true'"):
+            loads(text)
+    row = next(line for line in (ROOT / "docs" / "grammar.md").read_text().splitlines() if line.startswith(f"| `{op}: true`"))
+    assert f"`{op}: false` is an error" in row and "not read" not in row
+
+
 @pytest.mark.parametrize("content, fragment", [
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 20, "not a UTF-8 text spec file"),
     (None, "is a folder"),
@@ -158,6 +219,124 @@ def test_bad_option_exits_2_before_any_work(tmp_path: Path, args: list[str], fra
     assert_one_message(code, output, 2, fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # refused before anything was written
     assert not (tmp_path.parent / "escape").exists()
+
+
+AS_ROOT = os.geteuid() == 0  # chmod does not stop root: those cases use a path under a regular file instead
+
+
+@pytest.mark.parametrize("command", ["profile", "compare", "compare-plot", "report", "train", "search"])
+def test_unwritable_output_exits_2_naming_the_path_before_any_work(tmp_path: Path, command: str):
+    """Each command's output under a regular file (fails for root too) or, as a user, in a
+    read-only folder: one message naming the path, exit 2, nothing written."""
+    study = tmp_path / "study"
+    if command == "report":  # report needs a study to read; its tables' folder is the output
+        run_search(SearchConfig(space=TINY_SPACE, objectives=["params"], trials=2, results=str(study)))
+    blocked = tmp_path / "blocked"
+    if AS_ROOT:
+        blocked.write_text("a regular file: nothing can be created under it")
+    else:
+        blocked.mkdir()
+    target = blocked / "results"
+    args = {"profile": ["profile", "googlenet", "--no-latency", "--no-memory", "--out", f"{target}.csv"],
+            "compare": ["compare", "googlenet", "alexnet", "--no-latency", "--out", f"{target}.md"],
+            "compare-plot": ["compare", "googlenet", "alexnet", "--no-latency", "--plot", f"{target}.png"],
+            "report": ["report", "tiny", "--out", str(study)],
+            "train": ["train", "lenet5", *TINY_TRAIN, "--out", str(target)],
+            "search": ["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2", "--out", str(target)]
+            }[command]
+    if command == "report":
+        named = study / "tiny"
+        if AS_ROOT:
+            named = study / "tiny" / "trials.csv"
+            named.mkdir()  # a folder where the table goes: fails for root too
+        else:
+            named.chmod(0o555)
+    elif not AS_ROOT:
+        blocked.chmod(0o555)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    try:
+        code, output = run_cli(args)
+    finally:
+        for path in (study / "tiny", blocked):
+            if path.exists():
+                path.chmod(0o755)
+    assert_one_message(code, output, 2, str(named if command == "report" else blocked))
+    assert output.strip().count("\n") == 0, output  # one line
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # refused before anything was written
+
+
+def test_a_table_or_plot_that_is_a_folder_stops_the_search_before_its_first_trial(tmp_path: Path):
+    (tmp_path / "tiny" / "pareto.png").mkdir(parents=True)
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2",
+                            "--out", str(tmp_path)])
+    assert_one_message(code, output, 2, f"{tmp_path / 'tiny' / 'pareto.png'}: is a folder")
+    assert not (tmp_path / "tiny" / "study.journal").exists()
+
+
+def test_train_refuses_a_checkpoint_path_that_is_a_folder_before_training(tmp_path: Path):
+    (tmp_path / "run" / "best.pt").mkdir(parents=True)
+    code, output = run_cli(["train", "lenet5", *TINY_TRAIN, "--out", str(tmp_path / "run"), "--overwrite"])
+    assert_one_message(code, output, 2, f"{tmp_path / 'run' / 'best.pt'}: is a folder")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best.pt"]
+
+
+def test_study_journal_that_is_a_folder_is_one_message(tmp_path: Path):
+    (tmp_path / "tiny" / "study.journal").mkdir(parents=True)
+    code, output = run_cli(["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2",
+                            "--out", str(tmp_path)])
+    assert_one_message(code, output, 2, f"{tmp_path / 'tiny' / 'study.journal'}: is not a regular file")
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("writer", ["text", "csv", "markdown", "json", "plot", "checkpoint"])
+def test_full_disk_is_one_error_naming_the_file_and_keeps_the_old_one(tmp_path: Path, writer: str, monkeypatch):
+    """Every writer goes through archbench.files: a write that fails midway (here: disk full) is
+    a FileError naming the file, the file keeps its earlier content and no temporary is left."""
+    import pandas as pd
+    import torch
+
+    from archbench.files import write_text
+    from archbench.report import export_table, write_json
+    from archbench.report.plots import plot_importance
+    from archbench.train.loop import _atomic_save
+
+    frame = pd.DataFrame({"parameter": ["width"], "params": [1.0]})
+    path, write = {
+        "text": ("a.yaml", lambda p: write_text(p, "x: 1\n")),
+        "csv": ("t.csv", lambda p: export_table(frame, p)),
+        "markdown": ("t.md", lambda p: export_table(frame, p)),
+        "json": ("t.json", lambda p: write_json({"a": 1}, p)),
+        "plot": ("t.png", lambda p: plot_importance(frame, p)),
+        "checkpoint": ("last.pt", lambda p: _atomic_save({"w": torch.zeros(3)}, p)),
+    }[writer]
+    path = tmp_path / path
+    path.write_bytes(b"earlier")
+    monkeypatch.setattr(os, "replace", _full_disk)  # the last step of every atomic write
+    with pytest.raises(FileError, match=f"^{re.escape(str(path))}: cannot write: No space left on device$"):
+        write(path)
+    assert path.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("writer", ["csv", "plot", "checkpoint"])
+def test_writing_over_a_folder_is_one_error_naming_it(tmp_path: Path, writer: str):
+    import pandas as pd
+    import torch
+
+    from archbench.report import export_table
+    from archbench.report.plots import plot_importance
+    from archbench.train.loop import _atomic_save
+
+    frame = pd.DataFrame({"parameter": ["width"], "params": [1.0]})
+    path = tmp_path / {"csv": "t.csv", "plot": "t.png", "checkpoint": "last.pt"}[writer]
+    path.mkdir()
+    write = {"csv": lambda: export_table(frame, path), "plot": lambda: plot_importance(frame, path),
+             "checkpoint": lambda: _atomic_save({"w": torch.zeros(3)}, path)}[writer]
+    with pytest.raises(FileError, match=f"^{re.escape(str(path))}: cannot write: Is a directory$"):
+        write()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
 def test_network_file_system_is_recognised():
@@ -338,6 +517,101 @@ def test_ctrl_c_in_search_writes_the_tables_exits_130_and_the_same_command_finis
     study = optuna.load_study(study_name="tiny", storage=_journal(tmp_path / "tiny"))
     assert counted_trials(study) == 5
     assert any(t.params == interrupted[0].params and t.state.name == "COMPLETE" for t in study.trials)
+
+
+PARALLEL_SEARCH = """
+import os, signal, sys, time
+from pathlib import Path
+from archbench.search import objectives as o
+
+# The workers get the parent's rewritten sys.argv: they read the results folder from the environment.
+results = os.environ.setdefault("PARALLEL_SEARCH_RESULTS", sys.argv[-1])
+calls = 0
+
+def slow(model, shape):
+    # Each worker process (spawned: it imports this file again) finishes its first evaluation,
+    # then says where it is and waits for the test's Ctrl-C, unless the test released it.
+    global calls
+    calls += 1
+    if calls > 1 and not Path(results, "release").exists():
+        Path(results, f"waiting-{os.getpid()}").write_text("")
+        time.sleep(3600)
+    return float(calls)
+o.OBJECTIVES["naswot"] = o.Objective("naswot", "maximize", True, slow, "slow")
+
+if __name__ == "__mp_main__" and os.environ.get("PARALLEL_SEARCH_AT") == "start":
+    # a worker still starting up (importing its modules): it waits here for the test's Ctrl-C
+    Path(results, f"starting-{os.getpid()}").write_text("")
+    while not Path(results, "release").exists():
+        time.sleep(0.05)
+
+if __name__ == "__main__":
+    # Ctrl-C as in a terminal: a background process inherits an ignored SIGINT (see INTERRUPTED_SEARCH).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from archbench.cli.app import main
+
+    sys.argv = ["archbench", "search", "--space", sys.argv[1], "--objective", "naswot", "--results", results,
+                "--trials", "8", "--workers", "2"]
+    main()
+"""
+
+
+@pytest.mark.parametrize("at", ["mid-trial", "start"])
+def test_ctrl_c_in_a_two_worker_search_keeps_every_finished_trial_and_the_rerun_finishes(tmp_path: Path, at: str):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while both workers are
+    mid-trial, or still starting up: one line, exit 130, the tables of every finished trial; the
+    same command again completes the study, the interrupted trials among those it runs."""
+    script = tmp_path / "parallel_search.py"
+    script.write_text(PARALLEL_SEARCH)
+    results = tmp_path / "results"
+    results.mkdir()
+    command = [sys.executable, str(script), TINY_SPACE, str(results)]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PARALLEL_SEARCH_AT": at},
+                            start_new_session=True)  # its own process group: the SIGINT reaches only the search
+    journal = results / "tiny" / "study.journal"
+
+    def finished_trials() -> dict[int, tuple]:
+        if not journal.exists():
+            return {}
+        study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+        return {t.number: (t.state.name, t.values) for t in study.trials if t.state.is_finished()}
+
+    def ready() -> bool:
+        if at == "start":
+            return len(list(results.glob("starting-*"))) == 2
+        return len(list(results.glob("waiting-*"))) == 2 and bool(finished_trials())
+
+    deadline = time.time() + 600  # a bound for a stuck process, not a wait the test relies on
+    while proc.poll() is None and time.time() < deadline and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    finished = finished_trials()  # every one of these must survive the interrupt and the rerun
+    os.killpg(proc.pid, signal.SIGINT)
+    if at == "start":
+        (results / "release").write_text("")  # the workers go on starting, with a Ctrl-C pending
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out + err
+    assert err.strip().count("\n") == 0 and "run the same command to finish the search" in err, err
+    study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+    after = {t.number: (t.state.name, t.values) for t in study.trials if t.state.is_finished()}
+    assert finished.items() <= after.items()  # no finished trial lost or changed
+    interrupted = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert len(interrupted) == (2 if at == "mid-trial" else 0)
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    rows = (results / "tiny" / "trials.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(after)  # the tables of what finished, interrupted trials marked
+    assert sum(row.endswith(",interrupted") for row in rows) == len(interrupted)
+
+    (results / "release").write_text("")  # the same command again, now without waiting
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    study = optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))
+    assert counted_trials(study) == 8
+    assert finished.items() <= {t.number: (t.state.name, t.values) for t in study.trials}.items()
+    complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
+    assert all(t.params in complete for t in interrupted)  # evaluated again, not lost
 
 
 @pytest.mark.parametrize("command", [["validate", "googlenet"], ["show", "googlenet"], ["cost", "googlenet"]])

@@ -176,7 +176,7 @@ def report(
     """Regenerate a study's tables, plot and best specs from its storage (also while it runs)."""
     import optuna
 
-    from ..search.report import write_report
+    from ..search.report import check_report_folder, write_report
     from ..search.runner import SearchConfig, check_study_name, storage_for
 
     check_at_least("--top", top, 1)
@@ -185,6 +185,7 @@ def report(
     results = results or out
     if storage is None and not (Path(results) / study / "study.journal").exists():
         raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")
+    check_report_folder(Path(results) / study, "--out")  # the tables' folder, before the study is read
     config = SearchConfig(storage=storage, results=results)
     try:
         found = optuna.load_study(study_name=study, storage=storage_for(config, study))

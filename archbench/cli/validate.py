@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,9 +34,24 @@ def validate(
         except ArchbenchError as exc:
             failed += 1
             err_console.print(f"[red]✗[/] {target}:", end=" ")
-            err_console.print(str(exc), markup=False)
+            err_console.print(_without_source(str(exc), target), markup=False)
             continue
         console.print(f"[green]✓[/] {target}: {spec.name}, {report.params():,} params, output "
                       f"{'x'.join(map(str, report.output_shape))}")
     if failed:
         raise typer.Exit(2)
+
+
+def _without_source(message: str, target: str) -> str:
+    """``message`` without its leading ``SOURCE: `` when SOURCE is ``target`` (the same file or zoo
+    name): limit and file errors name their source, and the line already starts with the target."""
+    head, sep, rest = message.partition(": ")
+    if not sep:
+        return message
+    if head == target:
+        return rest
+    try:
+        same = Path(head).resolve() == Path(target).resolve() and Path(target).exists()
+    except (OSError, ValueError):
+        same = False
+    return rest if same else message

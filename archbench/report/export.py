@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArchbenchError
+from ..files import atomic_open, write_text
 
 EXPORT_FORMATS = (".json", ".csv", ".md", ".tex", ".html")
 MISSING = "–"  # en dash; LaTeX writes it as --
@@ -135,7 +136,8 @@ def _csv(frame: Any, path: Path) -> None:
     for column in exact.columns:
         if _integral(exact[column]) and exact[column].dtype.kind == "f":
             exact[column] = exact[column].astype("Int64")  # 1498426368, not 1498426368.0
-    exact.to_csv(path, index=False)
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        exact.to_csv(f, index=False)
 
 
 def records(frame: Any) -> list[dict[str, Any]]:
@@ -148,12 +150,12 @@ def _check(path: Path) -> str:
     if suffix not in EXPORT_FORMATS:
         raise ArchbenchError(f"--out {path}: unknown format {suffix or '(no extension)'!r}; "
                              f"expected one of: {', '.join(EXPORT_FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     return suffix
 
 
 def export_table(frame: Any, path: str | Path, caption: str = "", document: dict[str, Any] | None = None) -> Path:
-    """Write ``frame`` to ``path``; for ``.json``, ``document`` (if given) is written instead."""
+    """Write ``frame`` to ``path``; for ``.json``, ``document`` (if given) is written instead.
+    Through :mod:`archbench.files`: atomic, and an OS error is one :class:`FileError` naming the path."""
     path = Path(path)
     suffix = _check(path)
     if suffix == ".json":
@@ -161,16 +163,13 @@ def export_table(frame: Any, path: str | Path, caption: str = "", document: dict
     elif suffix == ".csv":
         _csv(frame, path)
     elif suffix == ".md":
-        path.write_text(_markdown(frame, caption))
+        write_text(path, _markdown(frame, caption))
     elif suffix == ".tex":
-        path.write_text(_latex(frame, caption))
+        write_text(path, _latex(frame, caption))
     else:
-        path.write_text(_html(frame, caption))
+        write_text(path, _html(frame, caption))
     return path
 
 
 def write_json(document: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
-    return path
+    return write_text(path, json.dumps(document, indent=2, default=str) + "\n")

@@ -16,12 +16,18 @@ def _pyplot() -> Any:
 
 
 def _save(plt: Any, fig: Any, path: str | Path) -> Path:
-    """Lay out, write as PNG (150 dpi: sharp in a paper, small in a repo) and free the figure."""
-    fig.tight_layout()
+    """Lay out, write in the format the suffix names (PNG by default; 150 dpi: sharp in a paper,
+    small in a repo) and free the figure. Through :mod:`archbench.files`: atomic, and an OS
+    error is one :class:`~archbench.files.FileError` naming the path."""
+    from ..files import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        with atomic_open(path, "wb") as f:  # a file object has no name: the format comes from the suffix
+            fig.savefig(f, dpi=150, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
     return path
 
 

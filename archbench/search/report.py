@@ -19,9 +19,25 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..files import ensure_dir, write_text
+from ..files import FileError, check_output, check_output_dir, ensure_dir, remove, write_text
 from ..spec import dump_yaml, loads
 from .space import load_space
+
+REPORT_FILES = ("trials.csv", "trials.md", "pareto.csv", "pareto.md", "pareto.png", "importance.csv",
+                "importance.md", "importance.png")  # and best/*.yaml
+
+
+def check_report_folder(folder: str | Path, option: str = "--out") -> Path:
+    """Before a search or report starts: the study's folder and every table, plot and ``best/``
+    in it can be written (a trials.csv that is a folder, or a read-only folder, would otherwise
+    end the run after its work is done)."""
+    folder = check_output_dir(folder, option)
+    if folder.is_dir():
+        for name in REPORT_FILES:
+            check_output(folder / name, None, option)
+        if (folder / "best").exists() and not (folder / "best").is_dir():
+            raise FileError(f"{option} {folder / 'best'}: exists and is not a folder (the best specs go there)")
+    return folder
 
 
 def trial_rows(study: Any) -> list[dict[str, Any]]:
@@ -80,7 +96,7 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
     if plot is not None:
         written["pareto_png"] = plot
     for stale in (folder / "best").glob("[0-9][0-9]_trial*.yaml"):  # an earlier report's best, maybe not now
-        stale.unlink()
+        remove(stale)
     written.update(write_importance(study, folder))
     if best:
         ensure_dir(folder / "best")
@@ -124,7 +140,7 @@ def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path | None:
         x, y = "flops", names[0]
     base = next((t.number for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
                  if t.system_attrs.get("fixed_params") is not None), None)  # the enqueued base network
-    path.unlink(missing_ok=True)  # never leave a stale plot beside fresh tables
+    remove(path)  # never leave a stale plot beside fresh tables
     return plot_study(trials, x, y, best, path, f"study {study.study_name}",
                       budgets=[parse_budget(b) for b in study.user_attrs.get("budgets", [])], base=base,
                       front_label="Pareto front" if len(names) > 1 else "best trials")

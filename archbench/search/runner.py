@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArchbenchError, CandidateError, ShapeError, SpecError
-from ..files import check_output_dir, ensure_dir, is_network_filesystem
+from ..files import check_file, ensure_dir, is_network_filesystem
 from ..spec.canonical import architecture_hash, dump_yaml
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
 from .defaults import default_objective
 from .objectives import Objective, get_objectives
+from .report import check_report_folder
 from .space import SearchSpace, load_space
 from .train_objective import TrainSettings, make_pruner
 from .warmup import WarmUp, warm_up
@@ -117,9 +118,10 @@ def storage_for(config: SearchConfig, name: str) -> Any:
                                                   **_retry_stale_trials())
         raise ArchbenchError(f"--storage {config.storage!r}: expected an RDB URL such as postgresql://user@host/db")
     folder = ensure_dir(Path(config.results) / check_study_name(name))
+    journal = check_file(folder / "study.journal", "study journal file")  # Optuna opens it itself
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
 
 
 def _retry_stale_trials() -> dict[str, Any]:
@@ -276,8 +278,8 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
         if objective.name == "train":  # bad data or options: one message now, not a failure per trial
             objective.fn.check(space.spec(space.defaults))
     name = study_name(config, space)
-    if not config.storage:  # the study's folder must be writable before the first trial runs
-        check_output_dir(Path(config.results) / name, "--results")
+    # the folder of the journal and the tables (written there with any storage) before the first trial
+    check_report_folder(Path(config.results) / name, "--out")
     return space, budgets, objectives
 
 
@@ -329,17 +331,73 @@ def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Object
 CANDIDATE_FAILURES = (CandidateError, ShapeError, SpecError)  # a failed trial; anything else stops the search
 
 
-def _worker(config: SearchConfig, worker: int, n_trials: int) -> None:
-    import optuna
+WORKER_GRACE_S = 60.0  # after Ctrl-C, how long the workers get to record their interrupted trials
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    space, budgets, objectives = prepare(config)
-    study = open_study(config, space, objectives, worker)
+
+def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interruptible: bool) -> None:
+    """One worker process. It starts with SIGINT ignored (see :func:`_start_workers`), so that a
+    Ctrl-C while it imports torch cannot end it with a traceback; ``stop``, set by the parent on
+    Ctrl-C, ends a worker that was still starting then, before its first trial or after its current one."""
+    import signal
+
+    if interruptible:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        if stop.is_set():
+            return
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        space, budgets, objectives = prepare(config)
+        study = open_study(config, space, objectives, worker)
         study.optimize(Evaluator(space, budgets, objectives, config.repair), n_trials=n_trials,
-                       catch=CANDIDATE_FAILURES, timeout=config.timeout)
+                       catch=CANDIDATE_FAILURES, timeout=config.timeout,
+                       callbacks=[lambda study, trial: study.stop() if stop.is_set() else None])
     except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent reports it, once
         pass
+
+
+def _new_workers(config: SearchConfig, shares: list[int], stop: Any) -> list[Any]:
+    """One worker process per non-empty share (not started yet)."""
+    import signal
+    import threading
+
+    ctx = multiprocessing.get_context("spawn")
+    main = threading.current_thread() is threading.main_thread()
+    interruptible = not main or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # ignored stays ignored
+    return [ctx.Process(target=_worker, args=(config, i, n, stop, interruptible)) for i, n in enumerate(shares) if n]
+
+
+def _start_workers(procs: list[Any]) -> None:
+    """Start the workers with SIGINT ignored until :func:`_worker` runs (an ignored signal stays
+    ignored across exec; a blocked one does not reach a spawned process blocked)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop_workers(procs: list[Any], stop: Any) -> None:
+    """After Ctrl-C (which the terminal sent to every worker too): stop the workers that were still
+    starting, and wait for the others to record their interrupted trials; one still running after
+    the grace period is terminated, and its trial, left RUNNING, is evaluated again when the
+    search resumes (:func:`recover_stale`)."""
+    stop.set()
+    deadline = time.monotonic() + WORKER_GRACE_S
+    started = [p for p in procs if p.pid is not None]
+    for p in started:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in started:
+        if p.is_alive():
+            p.terminate()
+            p.join()
 
 
 def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None = None) -> Any:
@@ -377,12 +435,11 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
                             if evaluator.overhead_s else None)
         return study
     shares = [todo // config.workers + (i < todo % config.workers) for i in range(config.workers)]
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(config, i, n)) for i, n in enumerate(shares) if n]
-    for p in procs:
-        p.start()
-    seen = len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    stop = multiprocessing.get_context("spawn").Event()
+    procs = _new_workers(config, shares, stop)
     try:
+        _start_workers(procs)
+        seen = len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             trials = study.get_trials(deepcopy=False)
@@ -391,12 +448,11 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
                 for t in finished[seen:]:
                     on_trial(study, t)
                 seen = len(finished)
+        for p in procs:
+            p.join()
     except KeyboardInterrupt:
-        for p in procs:  # they got the same Ctrl-C; give them a moment to record their trials
-            p.join(timeout=10)
+        _stop_workers(procs, stop)  # they got the same Ctrl-C; they record their trials, then the tables
         raise SearchInterrupted(study) from None
-    for p in procs:
-        p.join()
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise RuntimeError(f"{len(failed)} search worker(s) stopped with an error (exit codes {failed}); "

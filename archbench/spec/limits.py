@@ -23,7 +23,7 @@ from .ops.base import cache, remember
 
 # Defaults with room to spare: the largest zoo network (ResNet-152) has about 500 ops after
 # expansion and its YAML document about 4,000 nodes.
-DEFAULT_MAX_LAYERS = 100_000  # ops after repeats and the depth multiplier
+DEFAULT_MAX_LAYERS = 100_000  # ops after factorization, repeats and the depth multiplier
 DEFAULT_MAX_YAML_NODES = 1_000_000  # YAML nodes after alias expansion
 
 
@@ -137,14 +137,20 @@ def _effective_repeat(repeat: int | None, depth: float) -> int:
 
 
 def layer_count(spec: Any) -> int:
-    """Ops of the network after repeats and the depth multiplier, counted without expanding
-    (factorization at most doubles a conv, so the count before it is within 4x of the built one)."""
+    """Ops of the network as built: after factorization (a 5x5 becomes two 3x3, an nxn a 1xn
+    and an nx1: up to four convs for one), repeats and the depth multiplier. Counted without
+    expanding: each block's branches are factorized once (the builder's own rewrite), then
+    multiplied by the block's repetitions."""
+    from .ops.base import rewrite_chain
     from .schema import Block
+    from .transform import block_rewrite
 
     total = 0
     for layer in spec.body:
         if isinstance(layer, Block):
-            per = _ops(layer.branches) + _ops(layer.merge) - 1  # the merge itself is no layer
+            rw = block_rewrite(spec, layer)._replace(width=1.0)  # factorizations only: widths change no count
+            branches = tuple(rewrite_chain(b, rw) for b in layer.branches)
+            per = _ops(branches) + _ops(layer.merge) - 1  # the merge itself is no layer
             total += _effective_repeat(layer.repeat, spec.depth_multiplier) * max(per, 1)
         else:
             total += 1
@@ -156,5 +162,5 @@ def check_spec_limits(spec: Any) -> None:
     """Refuse a spec whose expanded network has more ops than the layer limit."""
     count = layer_count(spec)
     if count > limit("layers", DEFAULT_MAX_LAYERS):
-        raise refuse("the number of layers after repeats and the depth multiplier", count, "layers",
+        raise refuse("the number of layers after factorization, repeats and the depth multiplier", count, "layers",
                      DEFAULT_MAX_LAYERS, spec.source)

@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..errors import ArchbenchError, CandidateError
-from ..files import atomic_open, check_output_dir
+from ..files import atomic_open, check_output, check_output_dir
 from ..nn.device import autocast, half_dtype, resolve_device
 from ..nn.layers import split_output
 from .data import Batch, Data
@@ -75,6 +75,9 @@ def check_out_dir(out_dir: str | Path | None, resume: bool = False, overwrite: b
         return
     out = Path(out_dir)
     check_output_dir(out, "--out")
+    if out.is_dir():  # a folder or a read-only file where a result goes ends the run after an epoch
+        for name in (*RESULT_FILES, "spec.yaml"):
+            check_output(out / name, None, "--out")
     existing = [name for name in RESULT_FILES if (out / name).exists()]
     if existing and not resume and not overwrite:
         raise ArchbenchError(f"{out}: holds the results of an earlier run ({', '.join(existing)}); "
@@ -641,10 +644,10 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    """Write to a temporary file, then rename: a Ctrl-C never leaves a half-written checkpoint."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """Write to a temporary file, then rename: a Ctrl-C never leaves a half-written checkpoint,
+    and a full disk is one :class:`~archbench.files.FileError` naming the checkpoint."""
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def _progress_bar() -> Any:
