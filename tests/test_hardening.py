@@ -287,6 +287,25 @@ def test_study_journal_that_is_a_folder_is_one_message(tmp_path: Path):
     assert_one_message(code, output, 2, f"{tmp_path / 'tiny' / 'study.journal'}: is not a regular file")
 
 
+@pytest.mark.parametrize("damage,line,fragment", [
+    ("garbage{\n", 1, "not an Optuna journal entry"),         # a bad line: Optuna fails once anything follows it
+    (None, 2, "not an Optuna journal entry"),                  # a good entry, then a bad one
+    ("{\"op_code\": 0", 1, "an incomplete entry"),              # a write cut short: Optuna would append to it
+])
+def test_damaged_study_journal_is_one_message_and_left_as_it_was(tmp_path: Path, damage, line, fragment):
+    search = ["search", "--space", TINY_SPACE, "--objective", "params", "--trials", "2", "--out", str(tmp_path)]
+    journal = tmp_path / "tiny" / "study.journal"
+    if damage is None:
+        assert run_cli(search)[0] == 0
+        damage = journal.read_text().splitlines()[0] + "\nnot json\n"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_text(damage)
+    for command in (search, ["report", "tiny", "--out", str(tmp_path)]):
+        code, output = run_cli(command)
+        assert_one_message(code, output, 2, f"{journal}, line {line}: {fragment}")
+    assert journal.read_text() == damage  # nothing appended to it
+
+
 def _full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

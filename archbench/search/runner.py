@@ -22,6 +22,7 @@ other exception is a bug in archbench: it stops the search with its traceback.
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import re
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArchbenchError, CandidateError, ShapeError, SpecError
-from ..files import check_file, ensure_dir, is_network_filesystem
+from ..files import check_file, ensure_dir, is_network_filesystem, read_text
 from ..spec.canonical import architecture_hash, dump_yaml
 from ..units import Budget
 from .budget import BAND, check_possible, price, repair
@@ -121,7 +122,40 @@ def storage_for(config: SearchConfig, name: str) -> Any:
     journal = check_file(folder / "study.journal", "study journal file")  # Optuna opens it itself
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    _check_journal(journal)
+    try:  # the storage replays the whole journal here: a damaged one fails now, not mid-search
+        return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # bad JSON, or entries Optuna cannot apply
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise ArchbenchError(f"{journal}: not a readable study journal ({reason}); it was "
+                             "damaged or is not Optuna's. Move it away to start the study afresh, or restore "
+                             "it from a copy") from None
+
+
+def _check_journal(journal: Path) -> None:
+    """Refuse a journal with a line that is not one of Optuna's log entries, before anything is
+    appended to it. Optuna fails on a bad line followed by others, and appends its next entry to an
+    incomplete last line (a write cut short), which makes that entry unreadable too."""
+    if not journal.exists():
+        return
+    text = read_text(journal, "study journal file")
+    if text and not text.endswith("\n"):
+        time.sleep(0.2)  # another worker may be appending right now: look again before calling it cut short
+        again = read_text(journal, "study journal file")
+        if again == text:  # Optuna would append to that line and make both unreadable
+            raise ArchbenchError(f"{journal}, line {text.count(chr(10)) + 1}: an incomplete entry (a write cut "
+                                 "short); delete that last line and run again: the trials before it are kept")
+        text = again
+    lines = text.split("\n")[:-1]  # the part after the last newline may be a write in progress
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or "op_code" not in entry:
+            raise ArchbenchError(f"{journal}, line {number}: not an Optuna journal entry; the study journal was "
+                                 "damaged or is not Optuna's. Move it away to start the study afresh, or restore "
+                                 "it from a copy")
 
 
 def _retry_stale_trials() -> dict[str, Any]:
