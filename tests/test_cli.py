@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from archbench.cli.app import app
@@ -55,6 +56,18 @@ def test_validate_reports_each_bad_file_and_exits_2(tmp_path: Path):
     result = runner.invoke(app, ["validate", str(good), str(bad)])
     assert result.exit_code == 2
     assert "✓" in result.output and "body[0].conv: must be at least 1" in result.output
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["zoo"], []), (["cost", "googlenet"], []), (["profile", "--help"], []), (["--version"], []),
+    (["search", "--budget", "1.5GFLOPs"], ["optuna"]),           # a params search needs no torch
+    (["profile", "googlenet", "--no-latency"], ["fvcore", "torch"]),
+])
+def test_preload_imports_only_what_the_command_needs_and_leaves_collection_on(argv, expected):
+    code = (f"import gc, sys; from archbench.cli.app import preload; preload({argv!r}); "
+            "print(gc.isenabled(), *sorted(m for m in ('torch', 'fvcore', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", *expected]
 
 
 def test_help_and_zoo_do_not_import_torch():
