@@ -19,6 +19,8 @@ step is timed around its own call with both clocks, so the derive and the pricin
 from the same candidates. CPU time (``time.process_time``) is the figure to read on a loaded
 machine; wall time is printed beside it. The former method (200 candidates made first, then
 priced in a loop, so every cache holds them) is printed last for comparison with older figures.
+Like the search runner, the script freezes what is loaded before the candidates (``gc.freeze``),
+so that the collector's full passes do not rescan the libraries and the base documents.
 
     python benchmarks/bench_cost.py [--quick]
 """
@@ -39,6 +41,7 @@ import archbench
 from archbench.cost import analyze, estimate_memory, inference_peak_bytes
 from archbench.profile.counting import count
 from archbench.profile.memory import estimate_on_meta
+from archbench.search.runner import freeze_long_lived
 from archbench.search.space import SearchSpace, load_space, parse_space
 from archbench.spec.yaml_lines import load_yaml
 
@@ -170,6 +173,7 @@ def main() -> None:
     spaces = [("googlenet (space inception_v1)", load_space("inception_v1"), "googlenet"),
               ("inception_v3 (space inception_v3)", load_space("inception_v3"), "inception_v3"),
               ("inception_resnet_v2 (inception_resnet)", irv2_space(), "inception_resnet_v2")]
+    freeze_long_lived()  # as the search runner does once its space is loaded (archbench.search.runner.prepare)
     for label, space, name in spaces:
         costs = price_candidates(label, name, space, seconds)
         print(f"{'':40s} candidate / unmodified analytic time: {costs / base[name]:.2f}")
