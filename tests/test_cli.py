@@ -76,3 +76,34 @@ def test_help_and_zoo_do_not_import_torch():
             "print('torch' in sys.modules, 'pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_show_json_is_the_tree_with_the_analytic_numbers():
+    import json
+
+    shown = json.loads(runner.invoke(app, ["show", "inception_v3", "--json"]).output)
+    counted = json.loads(runner.invoke(app, ["cost", "inception_v3", "--json"]).output)
+    assert shown["params"] == counted["params"] == 23_834_568 and shown["flops"] == counted["flops"]
+    blocks = {b["name"]: b for b in counted["blocks"]}
+    assert [x["name"] for x in shown["layers"]] == [b["name"] for b in counted["blocks"] if not b["aux"]]
+    for layer in shown["layers"]:
+        assert (layer["params"], layer["flops"]) == (blocks[layer["name"]]["params"], blocks[layer["name"]]["flops"])
+    mixed = next(x for x in shown["layers"] if x["name"] == "Mixed_5b")
+    assert mixed["merge"] and [p["segment"] for p in mixed["parts"]][:1] == ["branch0"]
+    assert sum(op["params"] for part in mixed["parts"] for op in part["ops"]) == mixed["params"]
+    shallow = json.loads(runner.invoke(app, ["show", "inception_v3", "--json", "--depth", "1"]).output)
+    assert all("parts" not in x for x in shallow["layers"]) and shown["aux_heads"][0]["name"] == "AuxLogits"
+
+
+def test_validate_json_gives_one_verdict_per_file_and_keeps_the_exit_code(tmp_path):
+    import json
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ninput: [3, 32, 32]\nbody:\n  - conv: 0\n")
+    result = runner.invoke(app, ["validate", "googlenet", str(bad), "--json"])
+    assert result.exit_code == 2
+    good, broken = json.loads(result.stdout)
+    assert good == {"target": "googlenet", "valid": True, "name": "googlenet", "params": 6_624_904,
+                    "output_shape": [1000], "problems": []}
+    assert not broken["valid"] and broken["spec_problems"] and "body[0].conv" in broken["problems"][0]
+    assert runner.invoke(app, ["validate", "googlenet", "--json"]).exit_code == 0
