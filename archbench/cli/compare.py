@@ -94,5 +94,5 @@ def _render(frame: Any, size: int) -> None:
     console.print(table)
     console.print(f"[dim]{CONVENTION} input: side of a 3-channel square image. acts: activations (conv and "
                   f"linear outputs). Depth: conv/linear layers on the longest path. inf. mem: peak inference memory, "
-                  f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU meta-device estimate'}. "
+                  f"{'measured on CUDA' if str(frame['device'].iloc[0]).startswith('cuda') else 'CPU estimate (analytic for specs, a meta-device replay for module:callable targets)'}. "
                   f"ms: median latency. Exact numbers: --out FILE.[/]")
