@@ -17,6 +17,7 @@ from archbench.errors import SpecError
 from archbench.search.space import _base_doc, load_space
 from archbench.spec import dump_yaml, loads
 from archbench.spec.derive import edited, set_path
+from archbench.spec.edit_steps import EditSteps
 from archbench.spec.limits import layer_count
 from archbench.spec.ops.base import clear_caches
 
@@ -76,26 +77,57 @@ def test_an_op_equal_to_a_parsed_one_but_for_a_type_keeps_its_message(good: str,
         loads(SMALL.format(op=bad))
 
 
-@pytest.mark.parametrize("space_name", ["inception_v1", "inception_resnet"])
+def structural_edits(base: dict) -> list[tuple[dict, bool]]:
+    """Edits that replace, remove or rename what other edits go through or into, or reach one
+    place by several paths, each with whether compiled paths (``EditSteps``) may apply it at once."""
+    body = base["body"]
+    i, layer = next((i, item["block"]) for i, item in enumerate(body) if "block" in item)
+    width = len(body[i]["branches"])
+    one = [{"conv": 8, "kernel": 1}]
+    return [
+        ({f"{layer}.branches[0]": one, f"{layer}.branches[0][0].conv": 16}, False),
+        ({f"{layer}.branches[0][0].conv": 16, f"{layer}.branches[0]": one}, False),
+        ({f"{layer}.block": "renamed", f"{layer}.branches[0][0].conv": 24, "renamed.branches[0][0].kernel": 3}, False),
+        ({f"{layer}.block": "unset", f"{layer}.branches[0][0].conv": 24}, False),
+        ({f"body[{i}].name": "other", "other.branches[0][0].conv": 24}, False),
+        ({f"body[{i}]": {"block": "other", "branches": [one]}, "other.branches[0][0].conv": 16}, False),
+        ({f"{layer}.branches[0][0].conv": 16, "body": [{"conv": 8, "kernel": 1, "name": "c"}],
+          f"{layer}.branches[0][0].kernel": 3, "c.conv": 4}, False),
+        ({f"{layer}.branches[0][0].conv": 16, f"{layer}.branches": "unset", f"{layer}.branches[0][0].kernel": 3}, False),
+        ({f"{layer}.branches[0][0]": {"conv": 40, "kernel": 1}, f"{layer}.branches[0][0].kernel": 5}, False),
+        ({f"{layer}.branches[9][0].conv": 8, "nowhere.conv": 8, f"{layer}.branches[0][0].conv": 32}, False),
+        ({"defaults": "unset", "defaults.bn_eps": 0.01, "meta.note": "x"}, False),
+        # one place by three paths (a negative position, the layer by its position): the last wins
+        ({f"{layer}.branches[0][0].conv": 8, f"{layer}.branches[{-width}][0].kernel": 3,
+          f"body[{i - len(body)}].branches[0][0].conv": 24}, True),
+        ({f"{layer}.branches[{-width}]": one, f"{layer}.branches[0][0].conv": 16}, False),
+        # mappings merged into one place twice; a field removed, then set again by another path
+        ({f"{layer}.branches[0][0]": {"conv": 40}, f"body[{i}].branches[0][0]": {"kernel": 3},
+          f"{layer}.repeat": "unset", f"body[{i}].repeat": 2}, True),
+        # fields added to a layer and to the document, a list item replaced beside edits into its list
+        ({f"{layer}.repeat": 3, f"{layer}.extra": 1, "description": "d", "width_multiplier": 0.5,
+          f"{layer}.branches[1]": one, f"{layer}.branches[0][0].conv": 8, "name": "x"}, True),
+    ]
+
+
+@pytest.mark.parametrize("space_name", ["inception_v1", "inception_v3", "inception_resnet"])
 def test_edited_documents_equal_edits_applied_one_by_one_to_a_copy(space_name: str):
     """A candidate's document shares the cached base's untouched containers; applied one path at
     a time to a deep copy instead, the same edits give the same document and errors, also when
     an edit replaces or removes a container or renames a layer on the way, and the base is
-    left as it was."""
+    left as it was. So do the paths compiled on the base (each container copied once for all
+    edits), which a search uses: for every candidate, and for the edits above that they apply."""
     space = load_space(space_name)
     base = _base_doc(space.base, space.source)
-    layer = next(item["block"] for item in base["body"] if "block" in item)
-    structural = [
-        {f"{layer}.branches[0]": [{"conv": 8, "kernel": 1}], f"{layer}.branches[0][0].conv": 16},
-        {f"{layer}.block": "renamed", f"{layer}.branches[0][0].conv": 24, "renamed.branches[0][0].kernel": 3},
-        {f"{layer}.branches[0][0].conv": 16, f"{layer}.branches": "unset", f"{layer}.branches[0][0].kernel": 3},
-        {f"{layer}.branches[0][0]": {"conv": 40, "kernel": 1}, f"{layer}.branches[0][0].kernel": 5},
-        {f"{layer}.branches[9][0].conv": 8, "nowhere.conv": 8, f"{layer}.branches[0][0].conv": 32},
-    ]
-    for edits in [{**space.edits(base, values), "name": "x"} for values in candidates(space_name, 5)] + structural:
+    before = copy.deepcopy(base)
+    steps = EditSteps(base)
+    points = [({**space.edits(base, values), "name": "x"}, True) for values in candidates(space_name, 20)]
+    cases = points + structural_edits(base)
+    made = [(edited(base, edits), edited(base, edits, steps)) for edits, _ in cases]  # all kept: none shares
+    for (edits, compiles), (plain, compiled) in zip(cases, made):
         one_by_one = copy.deepcopy(base)
         errors = [(path, error) for path, value in edits.items()
                   if (error := set_path(one_by_one, path, copy.deepcopy(value))) is not None]
-        doc, failed = edited(base, edits)
-        assert (doc, failed) == (one_by_one, errors)
-    assert base == _base_doc(space.base, space.source)
+        assert plain == compiled == (one_by_one, errors)
+        assert (steps.apply(base, edits) is not None) == compiles, edits
+    assert base == before

@@ -39,6 +39,7 @@ from ..errors import Problem, SpecError
 from ..files import read_text
 from ..spec import read_raw
 from ..spec.derive import derive, edited, expand_glob, get_path
+from ..spec.edit_steps import EditSteps
 from ..spec.ops.base import cache, remember
 from ..spec.parse import parse_spec
 from ..spec.schema import Spec
@@ -119,7 +120,8 @@ class SearchSpace:
         base = _base_doc(self.base, self.source)
         edits = self.edits(base, values)
         edits["name"] = name or f"{self.name}_candidate"
-        doc, failed = edited(base, edits)  # copies only what the edits touch: the base is cached
+        # copies only what the edits touch (the base is cached), by the paths compiled on it
+        doc, failed = edited(base, edits, _plan(self, base).steps)
         if failed:
             raise SpecError([Problem(self.source, f"params ({path})", error) for path, error in failed])
         return parse_spec(doc, f"{self.source} (candidate)")
@@ -137,11 +139,13 @@ class SearchSpace:
 class _Plan:
     """What each parameter edits on one base document: its globs expanded to paths, and the base
     values of its ``scale:`` paths. Worked out once per parameter, at its first use (as the
-    edits themselves would fail), since every candidate of a search edits the same paths."""
+    edits themselves would fail), since every candidate of a search edits the same paths; and
+    so are those paths resolved on the document, for :func:`edited` (``steps``)."""
 
     def __init__(self, doc: Mapping):
         self.doc = doc
         self.expanded: dict[str, Any] = {}  # param name -> (choice edits, set paths, scale paths)
+        self.steps = EditSteps(doc)
 
     def apply(self, p: Param, value: Any, edits: dict[str, Any]) -> None:
         """Add the edits of ``p`` at ``value`` to ``edits`` (later ones override earlier)."""

@@ -18,10 +18,13 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, SpecError
 from .yaml_lines import line_of
+
+if TYPE_CHECKING:
+    from .edit_steps import EditSteps
 
 _SEGMENT = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 MERGED_KEYS = ("defaults", "meta")
@@ -49,11 +52,9 @@ def find_layer(doc: Mapping, name: str, own: Callable[[Any], Any] | None = None)
     """The layer mapping named ``name`` in body, head or aux_heads (by ``block:`` or ``name:``).
 
     ``own`` (see :func:`edited`): replace the section and the layer by private copies first."""
-    slot = _layer_index(doc).get(name)
-    if slot is None or not _names(doc[slot[0]][slot[1]], name):  # moved or renamed: look again
-        slot = _layer_index(doc, fresh=True).get(name)
-        if slot is None:
-            return None
+    slot = layer_slot(doc, name)
+    if slot is None:
+        return None
     section, i = slot
     items = doc[section]
     item = items[i]
@@ -61,6 +62,20 @@ def find_layer(doc: Mapping, name: str, own: Callable[[Any], Any] | None = None)
         items = doc[section] = own(items)  # type: ignore[index]
         item = items[i] = own(item)
     return item
+
+
+def layer_slot(doc: Mapping, name: str) -> tuple[str, int] | None:
+    """(section, position) of the layer :func:`find_layer` finds, or None."""
+    slot = _layer_index(doc).get(name)
+    if slot is None or not _names(_item(doc, slot), name):  # moved, renamed or gone: look again
+        slot = _layer_index(doc, fresh=True).get(name)
+    return slot
+
+
+def _item(doc: Mapping, slot: tuple[str, int]) -> Any:
+    """The item at ``slot``, or None where an edit has replaced the section by a shorter one."""
+    items = doc.get(slot[0])
+    return items[slot[1]] if isinstance(items, list) and slot[1] < len(items) else None
 
 
 def _names(item: Any, name: str) -> bool:
@@ -134,7 +149,12 @@ def set_path(doc: dict, path: str, value: Any, own: Callable[[Any], Any] | None 
         if own is not None and isinstance(child, (dict, list)):
             child = target[part] = own(child)
         target = child
-    last = rest[-1]
+    return put(target, rest[-1], value, path)
+
+
+def put(target: Any, last: str | int, value: Any, path: str) -> str | None:
+    """The last step of :func:`set_path`: set ``target[last]``; return an error message or None.
+    (Shared with the compiled edits of :mod:`.edit_steps`, so both set values alike.)"""
     if isinstance(last, int):
         if not isinstance(target, list) or not -len(target) <= last < len(target):
             return f"path {path!r}: index {last} is out of range"
@@ -151,20 +171,28 @@ def set_path(doc: dict, path: str, value: Any, own: Callable[[Any], Any] | None 
     return None
 
 
-def edited(doc: Mapping, edits: Mapping[str, Any]) -> tuple[Any, list[tuple[str, str]]]:
+def edited(doc: Mapping, edits: Mapping[str, Any],
+           steps: EditSteps | None = None) -> tuple[Any, list[tuple[str, str]]]:
     """``doc`` with ``edits`` (path -> value) applied, and the (path, error) of those that failed.
 
     ``doc`` itself is left as it is: the containers on the way to each edited value are copied
     and everything else is shared (so values must not be mutated later). This is how a search
-    makes a candidate from its cached base document without copying all of it."""
+    makes a candidate from its cached base document without copying all of it.
+
+    ``steps``: the edit paths compiled against ``doc`` (kept by a caller that never changes
+    ``doc``, as a search space keeps them for its cached base). Edits it can apply at once (each
+    container copied and visited once) give the same document as one by one; any others (an edit
+    that fails, or one whose path an earlier edit changes) are applied one by one below."""
+    if steps is not None:
+        root = steps.apply(doc, edits)
+        if root is not None:
+            return root, []
     fresh: set[int] = set()
 
     def own(container: Any) -> Any:
         if id(container) in fresh:
             return container
-        copied = type(container)(container)
-        if hasattr(container, "__dict__"):  # the line numbers of a LineDict or LineList
-            copied.__dict__.update(container.__dict__)
+        copied = copy_container(container)
         fresh.add(id(copied))
         return copied
 
@@ -175,6 +203,14 @@ def edited(doc: Mapping, edits: Mapping[str, Any]) -> tuple[Any, list[tuple[str,
         if error:
             problems.append((path, error))
     return root, problems
+
+
+def copy_container(container: Any) -> Any:
+    """A shallow copy of a dict or list that keeps the line numbers of a LineDict or LineList."""
+    copied = type(container)(container)
+    if hasattr(container, "__dict__"):
+        copied.__dict__.update(container.__dict__)
+    return copied
 
 
 def get_path(doc: Mapping, path: str) -> Any:
