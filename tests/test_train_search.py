@@ -261,6 +261,26 @@ def test_calibrate_command_writes_its_outputs(tmp_path):
     assert {row["objective"] for row in written["objectives"]} == set(CHEAP)
 
 
+def test_calibrate_never_replaces_an_earlier_calibration_unless_asked(tmp_path):
+    folder = tmp_path / "calibrate" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "samples.csv").write_text("earlier\n")
+    command = ["calibrate", "--space", TINY_SPACE, "--data", "synthetic:10:32:300", "--samples", "3", "--epochs", "1",
+               "--max-steps", "2", "--out", str(tmp_path)]
+    refused = runner.invoke(app, command)
+    assert refused.exit_code == 2 and "--overwrite" in refused.output and "Traceback" not in refused.output
+    assert (folder / "samples.csv").read_text() == "earlier\n"  # refused before any training
+    (folder / "samples.csv").unlink()
+    (folder / "calibration.png").mkdir()  # a file it writes is a folder: refused before training, too
+    blocked = runner.invoke(app, [*command, "--overwrite"])
+    assert blocked.exit_code == 2 and "calibration.png" in blocked.output and "is a folder" in blocked.output
+    (folder / "calibration.png").rmdir()
+    (folder / "samples.csv").write_text("earlier\n")
+    replaced = runner.invoke(app, [*command, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert (folder / "samples.csv").read_text() != "earlier\n"
+
+
 def test_calibrate_with_a_bad_data_path_is_a_user_error(tmp_path):
     result = runner.invoke(app, ["calibrate", "--space", TINY_SPACE, "--data", str(tmp_path / "nowhere"),
                                  "--samples", "3"])

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import ArchbenchError
 from .common import LR_HELP, OPTIMIZER_HELP, STEM_HELP, VAL_FRACTION_HELP, console, make_table, user_errors
 
 
@@ -34,6 +35,8 @@ def calibrate(
     out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
     results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the correlations as JSON on stdout.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier calibration of this space "
+                                            "in OUT (refused without it: it may have taken hours).")] = False,
 ) -> None:
     """Check which cheap objective (naswot, synflow, snip, grad_norm, jacob_cov, ensemble) ranks like measured
     accuracy on your data, and whether it beats the params and FLOPs baselines."""
@@ -53,11 +56,10 @@ def calibrate(
                              val_fraction=val_fraction, optimizer=optimizer, lr=lr)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
     name = load_space(space).name
-    from ..files import check_output_dir
     from .progress import progress
 
     results = results or out
-    check_output_dir(Path(results) / "calibrate" / name, "--out")  # before hours of training, not after
+    _check_outputs(Path(results) / "calibrate" / name, overwrite)  # before hours of training, not after
     with progress("calibrate", total=samples, transient=False) as update:
         update("training the first sample")
 
@@ -96,6 +98,24 @@ def calibrate(
     console.print(f"accuracy over the samples: min {acc.min():.3f}, median {acc.median():.3f}, max {acc.max():.3f}.")
     console.print(summary(result.correlations))
     console.print(f"wrote {folder}/ (samples.csv, correlations.csv, correlations.md, calibration.json, {plot.name})")
+
+
+OUTPUTS = ("samples.csv", "correlations.csv", "correlations.md", "calibration.json", "calibration.png")
+
+
+def _check_outputs(folder: Path, overwrite: bool) -> None:
+    """Every file the calibration writes can be written, and none of an earlier run is replaced
+    unless asked: a calibration trains many networks, and its results are not re-derivable."""
+    from ..files import check_output, check_output_dir
+
+    check_output_dir(folder, "--out")
+    earlier = [name for name in OUTPUTS if (folder / name).exists()]
+    if earlier and not overwrite:
+        raise ArchbenchError(f"--out {folder}: holds an earlier calibration ({', '.join(earlier)}); pass "
+                             "--overwrite to replace it, or choose another --out")
+    if folder.is_dir():
+        for name in OUTPUTS:
+            check_output(folder / name, None, "--out")
 
 
 def _with_interval(row: dict, key: str) -> str:
