@@ -144,7 +144,7 @@ def test_validate_names_the_file_once(tmp_path: Path, name: str, message: str):
 
 
 @pytest.mark.parametrize("op", ["flatten", "identity"])
-@pytest.mark.parametrize("value, accepted", [("true", True), ("", True), ("false", False), ("0", False)])
+@pytest.mark.parametrize("value, accepted", [("true", True), ("", True), ("false", False), ("0", False), ("1", False)])
 def test_flag_ops_take_true_or_nothing_as_docs_grammar_says(op: str, value: str, accepted: bool):
     """docs/grammar.md section 4.4: `flatten: true` / `identity: true` (or empty); `false` is an error."""
     text = f"name: f\ninput: 3x8x8\nbody:\n  - {{{op}: {value}}}\n" + ("  - {flatten: true}\n" if op == "identity" else "") \

@@ -23,7 +23,7 @@ class FlattenKind(OpKind):
 
     def parse(self, ctx: Any, m: Any, path: str, d: Any, key: str) -> Flatten | None:
         check_keys(ctx, m, path, ("flatten", "name"), "a flatten")
-        if m["flatten"] not in (True, None):
+        if m["flatten"] is not True and m["flatten"] is not None:  # not "in": 1 == True
             ctx.error(m, "flatten", join(path, "flatten"), f"write 'flatten: true', found {describe(m['flatten'])}")
         return Flatten(name=parse_name(ctx, m, path))
 

@@ -22,7 +22,7 @@ class IdentityKind(OpKind):
 
     def parse(self, ctx: Any, m: Any, path: str, d: Any, key: str) -> Identity | None:
         check_keys(ctx, m, path, ("identity", "name"), "an identity")
-        if m["identity"] not in (True, None):
+        if m["identity"] is not True and m["identity"] is not None:  # not "in": 1 == True
             ctx.error(m, "identity", join(path, "identity"), f"write 'identity: true', found {describe(m['identity'])}")
         return Identity(name=parse_name(ctx, m, path))
 
