@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import LR_HELP, OPTIMIZER_HELP, STEM_HELP, VAL_FRACTION_HELP, console, make_table, user_errors
+from .common import (AuxOption, LrOption, OptimizerOption, StemOption, ValFractionOption, console, make_table,
+                     user_errors)
 
 
 @user_errors
@@ -24,13 +25,11 @@ def calibrate(
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
-    aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off by default, as in the "
-                                                              "small-image versions of these networks, and when "
-                                                              "they do not fit the data's image size).")] = False,
-    val_fraction: Annotated[float, typer.Option(help=VAL_FRACTION_HELP)] = 0.2,
-    optimizer: Annotated[str, typer.Option(help=OPTIMIZER_HELP)] = "adamw",
-    lr: Annotated[float | None, typer.Option(help=LR_HELP)] = None,
-    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
+    aux: AuxOption = False,
+    val_fraction: ValFractionOption = 0.2,
+    optimizer: OptimizerOption = "adamw",
+    lr: LrOption = None,
+    stem: StemOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the sampling and the training.")] = 0,
     out: Annotated[str, typer.Option("--out", help="Output folder; files go to OUT/calibrate/<space>/.")] = "results",
     results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,

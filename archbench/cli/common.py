@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich import box
@@ -24,6 +24,15 @@ VAL_FRACTION_HELP = ("Share of the data held out for validation when it has no s
                      "train/ and val/, cifar10's test batch).")
 OPTIMIZER_HELP = "adamw (the shipped recipe's: it learns in a few hundred steps) or sgd (momentum, Nesterov)."
 LR_HELP = "Peak learning rate (cosine schedule). Default: 0.002 for adamw, 0.05 for sgd."
+
+# Options of the training recipe, shared by `search --objective train` and `calibrate` (defaults at each use).
+AuxOption = Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (off by default, as in the "
+                                         "small-image versions of these networks, and when they do not fit the "
+                                         "data's image size).")]
+ValFractionOption = Annotated[float, typer.Option(help=VAL_FRACTION_HELP)]
+OptimizerOption = Annotated[str, typer.Option(help=OPTIMIZER_HELP)]
+LrOption = Annotated[float | None, typer.Option(help=LR_HELP)]
+StemOption = Annotated[str, typer.Option(help=STEM_HELP)]
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
               "BN folded into the conv before it; pooling, additions and activations count zero.")
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import LR_HELP, OPTIMIZER_HELP, STEM_HELP, VAL_FRACTION_HELP, check_at_least, check_threads, console, err_console, user_errors
+from .common import (AuxOption, LrOption, OptimizerOption, StemOption, ValFractionOption, check_at_least,
+                     check_threads, console, err_console, user_errors)
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -45,15 +46,13 @@ def search(
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 32,
     train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
-    train_aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the aux heads (train objective; "
-                                            "off by default, as in the small-image versions of these networks, and "
-                                            "when they do not fit the data's image size).")] = False,
-    val_fraction: Annotated[float, typer.Option(help=VAL_FRACTION_HELP)] = 0.2,
-    optimizer: Annotated[str, typer.Option(help=OPTIMIZER_HELP)] = "adamw",
-    lr: Annotated[float | None, typer.Option(help=LR_HELP)] = None,
+    train_aux: AuxOption = False,
+    val_fraction: ValFractionOption = 0.2,
+    optimizer: OptimizerOption = "adamw",
+    lr: LrOption = None,
     pruner: Annotated[str, typer.Option(help="Stop hopeless trials across epochs: sh (successive halving), hyperband "
                                              "(one objective only), median or none.")] = "sh",
-    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
+    stem: StemOption = "auto",
     warmup: Annotated[int, typer.Option(help="Zero-cost warm-up (train objective): score this many random "
                                              "candidates with --warmup-signal and train the best first. 0: off.")] = 0,
     warmup_top: Annotated[int | None, typer.Option(help="Warm-up candidates to train first (default: a quarter).")] = None,

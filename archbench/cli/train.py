@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .common import STEM_HELP, console, err_console, user_errors
+from .common import StemOption, console, err_console, user_errors
 
 DATA_HELP = ("Image folder (ROOT/<class>/* or ROOT/train + ROOT/val), .npz/.pt tensors, "
              "synthetic[:CLASSES[:SIZE[:COUNT]]] or cifar10[:ROOT]. See docs/training.md.")
@@ -60,7 +60,7 @@ def train(
     warmup: Annotated[float, typer.Option(help="Linear warm-up, in epochs.")] = 0.0,
     label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the training loss.")] = 0.0,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Train the spec's aux heads too (if it has any).")] = True,
-    stem: Annotated[str, typer.Option(help=STEM_HELP)] = "auto",
+    stem: StemOption = "auto",
     aux_weight: Annotated[float, typer.Option(help="Loss weight of each aux head (GoogLeNet: 0.3).")] = 0.3,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

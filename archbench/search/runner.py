@@ -127,9 +127,11 @@ def storage_for(config: SearchConfig, name: str) -> Any:
         return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # bad JSON, or entries Optuna cannot apply
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        raise ArchbenchError(f"{journal}: not a readable study journal ({reason}); it was "
-                             "damaged or is not Optuna's. Move it away to start the study afresh, or restore "
-                             "it from a copy") from None
+        raise ArchbenchError(f"{journal}: not a readable study journal ({reason}); {DAMAGED_JOURNAL}") from None
+
+
+DAMAGED_JOURNAL = ("it was damaged or is not Optuna's. Move it away to start the study afresh, or restore it "
+                   "from a copy")
 
 
 def _check_journal(journal: Path) -> None:
@@ -153,9 +155,7 @@ def _check_journal(journal: Path) -> None:
         except ValueError:
             entry = None
         if not isinstance(entry, dict) or "op_code" not in entry:
-            raise ArchbenchError(f"{journal}, line {number}: not an Optuna journal entry; the study journal was "
-                                 "damaged or is not Optuna's. Move it away to start the study afresh, or restore "
-                                 "it from a copy")
+            raise ArchbenchError(f"{journal}, line {number}: not an Optuna journal entry; {DAMAGED_JOURNAL}")
 
 
 def _retry_stale_trials() -> dict[str, Any]:
