@@ -33,8 +33,8 @@ def test_analytic_costs_equal_fvcore_on_random_specs():
         names = [layer.name for layer in report.layers if not layer.is_aux]
         traced = count(model, torch.randn(1, *spec.input), names)
         built_params = sum(p.numel() for p in model.parameters())
-        got = (report.flops_by_op(), report.activations, report.params(aux=True), report.output_shape)
-        want = (traced.total.flops_by_op, traced.total.activations, built_params,
+        got = (report.flops_by_op(), report.flops, report.activations, report.params(aux=True), report.output_shape)
+        want = (traced.total.flops_by_op, traced.total.flops, traced.total.activations, built_params,
                 tuple(traced.output_shapes[names[-1]][1:]))
         if got != want:
             failures.append(f"spec {i}:\n{text}\nanalytic {got}\nfvcore   {want}")

@@ -20,6 +20,8 @@ from archbench.spec.derive import edited, set_path
 from archbench.spec.edit_steps import EditSteps
 from archbench.spec.limits import layer_count
 from archbench.spec.ops.base import clear_caches
+from archbench.spec import load_spec
+from archbench.zoo import names
 
 SMALL = """
 name: small
@@ -49,10 +51,11 @@ def priced(space_name: str, values: dict) -> tuple:
     """Everything pricing reads of one candidate, in a form that compares by value."""
     spec = load_space(space_name).spec(values)
     report = analyze(spec)
+    totals = report.flops, report.params(), report.params(aux=True), report.activations
     rows = [(x.name, x.in_shape, x.out_shape, x.params, x.flops_by_op, x.activations, x.uncounted)
             for x in report.layers]
     memory = estimate_memory(spec, batch=2)
-    return dump_yaml(spec), layer_count(spec), rows, memory.inference_peak_bytes, memory.training_peak_bytes
+    return dump_yaml(spec), layer_count(spec), totals, rows, memory.inference_peak_bytes, memory.training_peak_bytes
 
 
 @pytest.mark.parametrize("space_name", ["inception_v1", "inception_v3", "inception_resnet"])
@@ -131,3 +134,28 @@ def test_edited_documents_equal_edits_applied_one_by_one_to_a_copy(space_name: s
         assert plain == compiled == (one_by_one, errors)
         assert (steps.apply(base, edits) is not None) == compiles, edits
     assert base == before
+
+
+def row_sums(report) -> tuple[int, int, int, int]:
+    """The totals pricing reads, added up from the per-layer rows instead."""
+    main = [x for x in report.layers if not x.is_aux]
+    return (sum(x.flops for x in main), sum(x.params for x in main), sum(x.params for x in report.layers),
+            sum(x.activations for x in main))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_totals_kept_on_nodes_equal_the_rows_on_the_zoo_and_on_candidates(batch: int):
+    """``flops``/``params()``/``activations`` come from totals kept on shared nodes, the rows
+    from a separate count: both must agree on every zoo network and on candidates of every
+    space, the second time (totals read back from nodes) as the first."""
+    specs = [load_spec(name) for name in names()]
+    for space_name in ("inception_v1", "inception_v3", "inception_resnet"):
+        space = load_space(space_name)
+        specs += [space.spec(point) for point in candidates(space_name, 6)]
+    clear_caches()
+    for _ in range(2):
+        for spec in specs:
+            report = analyze(spec, batch=batch)
+            got = report.flops, report.params(), report.params(aux=True), report.activations
+            assert got == row_sums(report), spec.name
+            assert report.flops == sum(v for k, v in report.flops_by_op().items() if k != "batch_norm")

@@ -20,6 +20,7 @@ builder's, so per-block numbers compare directly with fvcore's.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -52,21 +53,45 @@ class LayerCost:
         return math.prod(self.out_shape)
 
 
-@dataclass
 class CostReport:
-    """Everything :func:`analyze` computed for one spec at one input size and batch."""
+    """Everything :func:`analyze` computed for one spec at one input size and batch.
 
-    spec_name: str
-    input: tuple[int, int, int]
-    batch: int
-    layers: list[LayerCost]
-    output_shape: Shape
+    The totals that pricing reads (``flops``, ``params()``, ``activations``) come from the
+    placed network's per-node totals (:func:`totals`), which are worked out once per node and
+    shared by every candidate that shares the node; the per-layer rows (``layers``) are
+    counted when first asked for. Both count the same costs of the same nodes, and the tests
+    hold them equal on the zoo and on random specs."""
+
+    def __init__(self, net: PlacedNetwork, batch: int = 1):
+        self.spec_name: str = net.spec.name
+        self.input: tuple[int, int, int] = net.input
+        self.batch = batch
+        self.output_shape: Shape = net.output_shape
+        self.net = net
+
+    def __repr__(self) -> str:
+        return f"CostReport({self.spec_name!r}, input={self.input}, batch={self.batch})"
+
+    @functools.cached_property
+    def layers(self) -> list[LayerCost]:
+        """One row per top-level layer (body, then head) and per aux head."""
+        return rows(self.net, self.batch)
+
+    @functools.cached_property
+    def _totals(self) -> tuple[int, int, int]:
+        params = flops = acts = 0
+        for _, node in self.net.layers:
+            p, f, a = node.costs or totals(node)
+            params += p
+            flops += f
+            acts += a
+        return params, flops * self.batch, acts * self.batch
 
     def _main(self, aux: bool) -> list[LayerCost]:
         return [x for x in self.layers if aux or not x.is_aux]
 
     def params(self, aux: bool = False) -> int:
-        return sum(x.params for x in self._main(aux))
+        return self._totals[0] + (self.aux_params if aux else 0)
 
     @property
     def aux_params(self) -> int:
@@ -75,7 +100,7 @@ class CostReport:
     @property
     def flops(self) -> int:
         """Inference FLOPs (BN folded; aux heads do not run at inference)."""
-        return sum(x.flops for x in self._main(False))
+        return self._totals[1]
 
     def flops_by_op(self, aux: bool = False) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -86,7 +111,8 @@ class CostReport:
 
     @property
     def activations(self) -> int:
-        return sum(x.activations for x in self._main(False))
+        """Output elements of every conv and linear at inference (aux heads left out)."""
+        return self._totals[2]
 
     def uncounted(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -148,21 +174,48 @@ def _per_batch(row: LayerCost, batch: int) -> LayerCost:
     return row
 
 
-def costs(net: PlacedNetwork, batch: int = 1) -> CostReport:
-    """The cost report of a placed network (see :func:`analyze`)."""
+def totals(node: Placed) -> tuple[int, int, int]:
+    """(params, inference FLOPs with BN folded, activations) of ``node`` and everything inside
+    it, at batch 1: worked out once per node and kept on it (``node.costs``).
+
+    A search candidate shares most of its nodes with earlier candidates (the placer hands out
+    the same node for the same op on the same shape), so pricing one adds up only the nodes
+    new to it, and for the rest reads one tuple per node."""
+    flops_by_op, acts, _ = node.kind.cost(node)
+    params = node.params
+    flops = 0
+    for op, value in flops_by_op:
+        if op != "batch_norm":
+            flops += value
+    for _, part in node.parts:
+        for child in (part,) if part.__class__ is Placed else part:
+            p, f, a = child.costs or totals(child)
+            params += p
+            flops += f
+            acts += a
+    node.costs = (params, flops, acts)
+    return node.costs
+
+
+def rows(net: PlacedNetwork, batch: int = 1) -> list[LayerCost]:
+    """The per-layer rows of a placed network: top-level layers, then aux heads."""
     counter = _Counter()
-    rows: list[LayerCost] = []
+    out: list[LayerCost] = []
     for name, node in net.layers:
         row = LayerCost(name=name, kind=node.op.KIND, in_shape=node.in_shape, out_shape=node.out_shape)
         counter.add(row, node, 1)
-        rows.append(_per_batch(row, batch))
+        out.append(_per_batch(row, batch))
     for head, chain, start in net.aux:
         row = LayerCost(name=head.name, kind="aux_head", in_shape=start,
                         out_shape=chain[-1].out_shape if chain else start, is_aux=True)
         counter.chain(row, chain, 1)
-        rows.append(_per_batch(row, batch))
-    return CostReport(spec_name=net.spec.name, input=net.input, batch=batch, layers=rows,
-                      output_shape=net.output_shape)
+        out.append(_per_batch(row, batch))
+    return out
+
+
+def costs(net: PlacedNetwork, batch: int = 1) -> CostReport:
+    """The cost report of a placed network (see :func:`analyze`)."""
+    return CostReport(net, batch)
 
 
 def analyze(spec: Spec, input_size: tuple[int, int, int] | None = None, batch: int = 1) -> CostReport:

@@ -59,6 +59,9 @@ class PlacedNetwork:
                     yield from node.walk(f"{head.name}.{i}")
 
 
+_BRANCH = tuple(f"branch{i}" for i in range(16))  # part names of a block's branches, made once
+
+
 class Placer:
     """What op and merge kinds call while placing: shapes, chains, concatenation, errors."""
 
@@ -88,23 +91,26 @@ class Placer:
         node = kind.place(op, shape, self, where if index is None else f"{where}.{index}")
         return remember(_PLACED, key, node, 1 << 16) if node.op is op else node
 
-    def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE) -> tuple[tuple[Placed, ...], Shape]:
-        """Ops one after the other, under the transforms ``rw``; element ``i`` at ``where.i``."""
+    def chain(self, ops: tuple, shape: Shape, where: str, rw: Rewrite = NO_REWRITE,
+              segment: str | None = None) -> tuple[tuple[Placed, ...], Shape]:
+        """Ops one after the other, under the transforms ``rw``; element ``i`` at ``where.i``
+        (at ``where.segment.i`` when a segment is given: the path is only made to place anew).
+
+        The hot loop of pricing a search candidate: :meth:`place` is inlined for ops placed
+        on the same shape before (most of a candidate's ops, once rewritten)."""
         nodes = []
+        placed = _PLACED
         kinds = OP_TYPES
-        if rw.active:
-            for op in ops:
-                kind = kinds[op.__class__]
-                for new in kind.rewrite(op, rw):
-                    node = self.place(kind if new.__class__ is op.__class__ else kinds[new.__class__],
-                                      new, shape, where, len(nodes))
-                    nodes.append(node)
-                    shape = node.out_shape
-            return tuple(nodes), shape
-        for i, op in enumerate(ops):
-            node = self.place(kinds[op.__class__], op, shape, where, i)
-            nodes.append(node)
-            shape = node.out_shape
+        active = rw.active
+        for op in ops:
+            kind = kinds[op.__class__]
+            for new in kind.rewrite(op, rw) if active else (op,):
+                node = placed.get((id(new), shape))
+                if node is None or node.op is not new:
+                    path = where if segment is None else f"{where}.{segment}"
+                    node = self.place(kinds[new.__class__], new, shape, path, len(nodes))
+                nodes.append(node)
+                shape = node.out_shape
         return tuple(nodes), shape
 
     def concat(self, branches: tuple[tuple, ...], shape: Shape, where: str,
@@ -113,18 +119,28 @@ class Placer:
         and the output shape."""
         parts = []
         outs = []
+        channels = 0
+        spatial = None
+        fits = True
         for i, ops in enumerate(branches):
-            nodes, out = self.chain(ops, shape, f"{where}.branch{i}", rw)
-            parts.append((f"branch{i}", nodes))
+            segment = _BRANCH[i] if i < len(_BRANCH) else f"branch{i}"
+            nodes, out = self.chain(ops, shape, where, rw, segment)
+            parts.append((segment, nodes))
             outs.append(out)
-        if not all(len(o) == 3 for o in outs):
+            if len(out) != 3:
+                fits = False
+                continue
+            channels += out[0]
+            if spatial is None:
+                spatial = out[1:]
+            elif out[1:] != spatial:
+                fits = False
+        if not fits:
             listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
-            raise self.fail(where, f"branches must end in feature maps to be concatenated: {listing}")
-        first = outs[0]
-        if any(o[1] != first[1] or o[2] != first[2] for o in outs):
-            listing = ", ".join(f"branch{i} gives {fmt(o)}" for i, o in enumerate(outs))
+            if not all(len(o) == 3 for o in outs):
+                raise self.fail(where, f"branches must end in feature maps to be concatenated: {listing}")
             raise self.fail(where, f"branches cannot be concatenated (their spatial sizes differ): {listing}")
-        return tuple(parts), (sum(o[0] for o in outs), first[1], first[2])
+        return tuple(parts), (channels, *spatial)  # type: ignore[misc]
 
     def block(self, spec: Spec, block: Block, shape: Shape, where: str) -> Placed:
         self.feature_map(shape, where, "a block")

@@ -18,9 +18,8 @@ calls the kind's hook for its own concern. Hooks receive what they need from the
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..fields import Ctx
@@ -47,10 +46,9 @@ def make_divisible(value: float, divisor: int) -> int:
     return rounded
 
 
-@functools.lru_cache(maxsize=65536)
 def scale_width(width: int, multiplier: float, divisor: int) -> int:
     """A width under the multiplier; 1.0 keeps published widths exactly (no rounding).
-    (Cached: every candidate of a search rescales the same few widths.)"""
+    (Placement asks :meth:`Rewrite.scale`, which keeps the widths it worked out.)"""
     if multiplier == 1.0:
         return width
     return make_divisible(width * multiplier, divisor)
@@ -116,22 +114,55 @@ def intern(op: Any) -> Any:
     return found if found is not None else remember(_INTERNED, key, op)
 
 
-class Rewrite(NamedTuple):
+_SCALED: dict[tuple[float, int], dict[int, int]] = cache()  # (multiplier, divisor) -> {width: scaled width}
+
+
+class Rewrite:
     """How the spec's transforms apply to one chain of ops.
 
     ``width``/``divisor``: the width multiplier and its rounding; ``factorize``: the
     factorizations that apply (block branches only); ``unstride``: repetitions after the first
-    of a repeated block keep no strides.
+    of a repeated block keep no strides. ``active`` (any of them applies) is worked out once:
+    pricing a search candidate asks it for every chain.
     """
 
-    width: float = 1.0
-    divisor: int = 8
-    factorize: tuple[str, ...] = ()
-    unstride: bool = False
+    __slots__ = ("width", "divisor", "factorize", "unstride", "active", "_scaled")
 
-    @property
-    def active(self) -> bool:
-        return self.width != 1.0 or bool(self.factorize) or self.unstride
+    def __init__(self, width: float = 1.0, divisor: int = 8, factorize: tuple[str, ...] = (),
+                 unstride: bool = False):
+        self.width = width
+        self.divisor = divisor
+        self.factorize = factorize
+        self.unstride = unstride
+        self.active = width != 1.0 or bool(factorize) or unstride
+        key = (width, divisor)
+        scaled = _SCALED.get(key)
+        self._scaled = scaled if scaled is not None else remember(_SCALED, key, {}, 1 << 10)
+
+    def scale(self, width: int) -> int:
+        """``width`` under the multiplier (:func:`scale_width`), kept for the multiplier: every
+        block of a candidate rescales some of the same widths."""
+        scaled = self._scaled.get(width)
+        if scaled is None:
+            scaled = self._scaled[width] = scale_width(width, self.width, self.divisor)
+        return scaled
+
+    def _fields(self) -> tuple:
+        return self.width, self.divisor, self.factorize, self.unstride
+
+    def _replace(self, **changes: Any) -> "Rewrite":
+        """A copy with some fields changed (as ``NamedTuple._replace``)."""
+        return Rewrite(**{**dict(zip(("width", "divisor", "factorize", "unstride"), self._fields())), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rewrite) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Rewrite(width={self.width!r}, divisor={self.divisor!r}, factorize={self.factorize!r}, "
+                f"unstride={self.unstride!r})")
 
 
 NO_REWRITE = Rewrite()
@@ -147,10 +178,13 @@ class Placed:
     (element ``i`` at ``parent.segment.i``). Identical repetitions of a block are one node
     object listed several times, so visitors can price them once. A node is never changed once
     made: the placer hands the same node to every candidate that places the same op on the same
-    shape (:meth:`archbench.spec.place.Placer.place`).
+    shape (:meth:`archbench.spec.place.Placer.place`). Because it never changes, the cost
+    counter keeps the totals of the node's subtree in ``costs`` the first time it adds them up
+    (:func:`archbench.cost.analysis.totals`), and every later candidate that shares the
+    node reads them from there.
     """
 
-    __slots__ = ("op", "kind", "in_shape", "out_shape", "params", "parts")
+    __slots__ = ("op", "kind", "in_shape", "out_shape", "params", "parts", "costs")
 
     def __init__(self, op: Any, kind: Any, in_shape: Shape, out_shape: Shape, params: int = 0,
                  parts: tuple[tuple[str, Any], ...] = ()):
@@ -160,6 +194,7 @@ class Placed:
         self.out_shape = out_shape
         self.params = params
         self.parts = parts
+        self.costs: Any = None  # (params, FLOPs, activations) of the subtree, once counted
 
     def part(self, segment: str) -> Any:
         """The node or chain at ``segment`` (``None`` when absent)."""

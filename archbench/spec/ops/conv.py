@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..fields import ACTIVATIONS, NORMS, check_keys, get, join, optional_act, parse_name, parse_padding, parse_pair
-from .base import (OpKind, Pair, Placed, Rewrite, Shape, cache, evolve, fmt, intern, k, pair_text, register, remember,
-                   scale_width)
+from .base import (OpKind, Pair, Placed, Rewrite, Shape, cache, evolve, fmt, intern, k, pair_text, register, remember)
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ class ConvKind(OpKind):
             if len(convs) > 1:
                 return tuple(c for conv in convs for c in self.rewrite(conv, rw._replace(factorize=())))
         out = op.out
-        width = out if rw.width == 1.0 or out is None else scale_width(out, rw.width, rw.divisor)
+        width = out if rw.width == 1.0 or out is None else rw.scale(out)
         unstride = rw.unstride and op.stride != (1, 1)
         if width == out and not unstride:
             return (op,)  # a width the rounding keeps: the op itself

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..fields import ACTIVATIONS, NORMS, check_keys, get, optional_act, parse_name, parse_padding, parse_pair
-from .base import OpKind, Pair, Placed, Rewrite, Shape, evolve, k, pair_text, register, scale_width
+from .base import OpKind, Pair, Placed, Rewrite, Shape, evolve, k, pair_text, register
 from .conv import bn_memory, conv_memory, conv_output
 
 
@@ -77,7 +77,7 @@ class SepConvKind(OpKind):
 
     def rewrite(self, op: SepConv, rw: Rewrite) -> tuple[SepConv, ...]:
         if rw.width != 1.0 and op.out is not None:
-            op = evolve(op, out=scale_width(op.out, rw.width, rw.divisor))
+            op = evolve(op, out=rw.scale(op.out))
         if rw.unstride and op.stride != (1, 1):
             op = evolve(op, stride=(1, 1))
         return (op,)
