@@ -5,7 +5,8 @@ What each measures and how far to trust it:
 - ``naswot`` (Mellor et al. 2021, "Neural Architecture Search without Training"): the log
   determinant of the Hamming-similarity kernel of the networks' ReLU activation patterns over a
   batch; higher means inputs are told apart better at initialization. Data-free here (random
-  normal inputs). Rank correlation with trained accuracy on NAS-Bench-201 ~0.6-0.8; on other
+  normal inputs); scored in training mode, after which the module gets its batch-norm
+  statistics and modes back. Rank correlation with trained accuracy on NAS-Bench-201 ~0.6-0.8; on other
   spaces often no better than params. Maximized.
 - ``synflow`` (Tanaka et al. 2020; as a NAS proxy Abdelfattah et al. 2021): log of the summed
   |theta * dR/dtheta| of the linearized network (absolute weights, all-ones input, float64). Data
@@ -82,6 +83,10 @@ def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int
     hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
     if not hooks:
         raise ArchbenchError("naswot needs ReLU activations; this network has none")
+    # Scored in training mode (batch statistics, as Mellor et al.), which would move the batch-norm
+    # running statistics: the caller's module gets its buffers and modes back (cheaper than a copy).
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.clone()) for b in model.buffers()]
     model.train()
     # channels_last halves the CPU time of the forward pass (oneDNN's preferred layout); the kernel
     # sums over units, so their order does not matter. The caller's module gets its layout back.
@@ -94,6 +99,11 @@ def _naswot(model: Any, input_shape: tuple[int, ...], batch: int = 16, seed: int
         for h in hooks:
             h.remove()
         model.to(memory_format=torch.contiguous_format)
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        for m, mode in modes:
+            m.training = mode
     sign, logdet = torch.linalg.slogdet(kernel)
     return float(logdet) if sign > 0 else float("nan")
 
