@@ -284,6 +284,24 @@ def test_cpu_memory_estimate_within_10_percent_of_cuda(name: str):
         assert abs(e - r) <= 0.10 * r
 
 
+def test_cuda_memory_peaks_leave_out_what_the_process_already_held(monkeypatch):
+    """The CUDA peaks are the model's: memory already allocated on the device before it was built
+    (another model, a cache) is subtracted. The allocator's counters are faked so that this runs
+    on the CPU; the CUDA run itself is the test above, with a device."""
+    from archbench.profile import memory as memory_module
+
+    held = 7_000_000
+    peaks = iter([held + 1_234, held + 5_678])  # inference, then the training step
+    fake = {"synchronize": lambda device=None: None, "reset_peak_memory_stats": lambda device=None: None,
+            "empty_cache": lambda: None, "memory_allocated": lambda device=None: held,
+            "max_memory_allocated": lambda device=None: next(peaks)}
+    for name, fn in fake.items():
+        monkeypatch.setattr(memory_module.torch.cuda, name, fn)
+    params, buffers, inference, training = memory_module.measure_on_cuda(
+        lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 3)), (3, 2, 2), 4, torch.device("cpu"))
+    assert (params, buffers, inference, training) == ((12 * 3 + 3) * 4, 0, 1_234, 5_678)
+
+
 # ------------------------------------------------------------------------- targets and the CLI
 def test_module_callable_target_is_profiled():
     result = runner.invoke(app, ["profile", "tests.models_for_tests:tiny_net", "--input", "3x32x32",

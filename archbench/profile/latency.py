@@ -2,7 +2,7 @@
 
 Timed like ``torch.utils.benchmark`` and triton's ``do_bench``: the model runs in eval mode
 under ``torch.inference_mode``; on CUDA each run is bracketed by CUDA events and synchronized,
-and ``cudnn.benchmark`` is on; on CPU ``time.perf_counter`` brackets each run. The spread is
+and ``cudnn.benchmark`` is on (restored after); on CPU ``time.perf_counter`` brackets each run. The spread is
 reported, and a result whose IQR exceeds 10% of its median is flagged as too noisy to trust.
 """
 
@@ -90,6 +90,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
     result = LatencyResult(batch=batch, device=str(device), dtype=dtype, channels_last=channels_last)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     timer: _BlockTimer | None = None
+    autotune = torch.backends.cudnn.benchmark  # turned on for the runs, then given back as it was
     try:
         model = model.to(device=device, memory_format=memory_format).eval()
         x = torch.randn(batch, *input_shape, device=device).to(memory_format=memory_format)
@@ -143,6 +144,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch: int, 
     finally:
         if timer is not None:
             timer.remove()
+        torch.backends.cudnn.benchmark = autotune
     return _summary(result, samples)
 
 

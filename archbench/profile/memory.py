@@ -138,7 +138,12 @@ def estimate_on_meta(make_model: Callable[[], nn.Module], input_shape: tuple[int
 
 def measure_on_cuda(make_model: Callable[[], nn.Module], input_shape: tuple[int, ...], batch: int,
                     device: torch.device, lr: float = 0.01) -> tuple[int, int, int, int]:
-    """The same quantities measured with the CUDA caching allocator's peak counter."""
+    """The same quantities measured with the CUDA caching allocator's peak counter.
+
+    The peaks count what this model and its input add: memory the process already held on the
+    device (other models, a cache) is measured before and subtracted, as the estimates leave it out."""
+    torch.cuda.synchronize(device)
+    already = torch.cuda.memory_allocated(device)
     model = make_model().to(device)
     params = _bytes(model.parameters())
     buffers = _bytes(model.buffers())
@@ -149,7 +154,7 @@ def measure_on_cuda(make_model: Callable[[], nn.Module], input_shape: tuple[int,
     with torch.no_grad():
         model(x)
     torch.cuda.synchronize(device)
-    inference = torch.cuda.max_memory_allocated(device)
+    inference = torch.cuda.max_memory_allocated(device) - already
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, foreach=False)
     torch.cuda.reset_peak_memory_stats(device)
@@ -158,7 +163,7 @@ def measure_on_cuda(make_model: Callable[[], nn.Module], input_shape: tuple[int,
     opt.step()
     opt.zero_grad(set_to_none=True)
     torch.cuda.synchronize(device)
-    training = torch.cuda.max_memory_allocated(device)
+    training = torch.cuda.max_memory_allocated(device) - already
     del model, opt, loss, x
     torch.cuda.empty_cache()
     return params, buffers, inference, training
