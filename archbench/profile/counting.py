@@ -20,13 +20,20 @@ from dataclasses import dataclass, field
 from numbers import Number
 from typing import Any
 
+import warnings
+
 import torch
-from fvcore.nn.activation_count import _DEFAULT_SUPPORTED_OPS as _ACTIVATION_HANDLES
-from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS as _FLOP_HANDLES
-from fvcore.nn.jit_analysis import JitModelAnalysis
-from fvcore.nn.jit_handles import get_shape
 from torch import nn
 from torch.utils import flop_counter
+
+with warnings.catch_warnings():
+    # Importing fvcore.nn scripts its focal loss (a function archbench never calls) with
+    # torch.jit.script, which torch 2.13 marks deprecated: a warning about fvcore that users cannot act on.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+    from fvcore.nn.activation_count import _DEFAULT_SUPPORTED_OPS as _ACTIVATION_HANDLES
+    from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS as _FLOP_HANDLES
+    from fvcore.nn.jit_analysis import JitModelAnalysis
+    from fvcore.nn.jit_handles import get_shape
 
 # Unsupported by fvcore and zero by the counting convention (pooling, additions and scalings,
 # element-wise activations, normalisation without weights): listed, but the total is still exact.
