@@ -23,6 +23,15 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
 ``--out DIR`` (default benchmarks/results/signal) holds the JSON files; ``gap`` reads
 ``search.json`` from there. ``summarize`` rebuilds ``search.json`` from ``search_partial.json``
 (the searches finished so far) when a ``search`` run was stopped.
+
+On other data. ``--data`` (any source ``archbench train`` reads: an image folder, a .npz/.pt
+file, ``cifar10:ROOT``) replaces the recipe's synthetic set, and ``--image-size``,
+``--val-fraction``, ``--epochs``, ``--max-steps`` (per epoch), ``--batch-size``, ``--stem`` and
+``--budget`` replace the other settings; the rest of the recipe stays. The results then go to
+``benchmarks/results/signal-<data>`` unless ``--out`` says otherwise, so the shipped evidence is
+never overwritten. For example, on CIFAR-10 with 200 steps per epoch:
+
+    python benchmarks/bench_signal.py spread --data cifar10:~/data --max-steps 200 --threads 2
 """
 
 from __future__ import annotations
@@ -42,10 +51,26 @@ from bench_search import hypervolume_2d
 SPACE = "inception_v1"
 
 
+OVERRIDES: dict[str, Any] = {}  # recipe settings replaced from the command line (--data ...)
+BUDGET_OVERRIDE: str | None = None
+SETTING_FLAGS = ("data", "image_size", "val_fraction", "epochs", "max_steps", "batch_size", "stem")
+
+
 def recipe() -> tuple[Any, str]:
+    """The shipped recipe and budget, with the command line's replacements."""
     from archbench.search.train_objective import RECIPE, RECIPE_BUDGET
 
-    return RECIPE, RECIPE_BUDGET
+    return dataclasses.replace(RECIPE, **OVERRIDES), BUDGET_OVERRIDE or RECIPE_BUDGET
+
+
+def default_out(data: str | None) -> str:
+    """The recipe's evidence folder, or one per other data source (never the shipped one)."""
+    if data is None:
+        return "benchmarks/results/signal"
+    kind, _, rest = data.partition(":") if ":" in data and not Path(data).exists() else ("", "", data)
+    label = "-".join(x for x in (kind, Path(rest.rstrip("/")).name if "/" in rest else rest) if x)
+    slug = "-".join("".join(c if c.isalnum() else " " for c in label).split())
+    return f"benchmarks/results/signal-{slug or 'data'}"
 
 
 def train_spec(spec: Any, data: Any, seed: int) -> dict[str, float]:
@@ -102,11 +127,13 @@ def spread(args: argparse.Namespace) -> dict:
     summary = {"archs": len(archs), "seeds": args.seeds, "arch_means": means,
                "range": max(means.values()) - min(means.values()), "arch_std": statistics.stdev(means.values()),
                "seed_std": seed_std}
-    summary["ratio_range"] = summary["range"] / seed_std if seed_std else float("inf")
-    summary["ratio_std"] = summary["arch_std"] / seed_std if seed_std else float("inf")
+    # no ratio when every seed gave the same accuracy (JSON has no infinity)
+    summary["ratio_range"] = summary["range"] / seed_std if seed_std else None
+    summary["ratio_std"] = summary["arch_std"] / seed_std if seed_std else None
+    ratio = lambda r: "n/a (no seed-to-seed variation)" if r is None else f"{r:.1f}"  # noqa: E731
     print(f"spread across {len(archs)} architectures: range {summary['range']:.3f}, std of the means "
           f"{summary['arch_std']:.3f}; seed-to-seed std {seed_std:.3f}; range / seed std = "
-          f"{summary['ratio_range']:.1f}, std / seed std = {summary['ratio_std']:.1f}")
+          f"{ratio(summary['ratio_range'])}, std / seed std = {ratio(summary['ratio_std'])}")
     return {"rows": rows, "summary": summary}
 
 
@@ -132,7 +159,7 @@ def one_search(seed: int, sampler: str, pruner: str, trials: int, folder: str) -
     return out
 
 
-def search_summary(trials: list[dict], max_params: float) -> dict:
+def search_summary(trials: list[dict], max_params: float, chance: float = 0.1) -> dict:
     done = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None and t["value"] > 0]
     best = max(done, key=lambda t: t["value"]) if done else None
     steps, cumulative = 0, []
@@ -144,8 +171,8 @@ def search_summary(trials: list[dict], max_params: float) -> dict:
     return {"best": best_value, "best_number": best["number"] if best else None,
             "best_values": best["values"] if best else None, "steps": steps, "steps_to_best": to_best,
             "pruned": sum(t["state"] == "PRUNED" for t in trials),
-            # accuracy above chance (0.1) x params saved below the largest seen in any search (share of it)
-            "hypervolume": hypervolume_2d([(t["value"], -t["params"] / max_params) for t in done], (0.1, -1.0)),
+            # accuracy above chance x params saved below the largest seen in any search (share of it)
+            "hypervolume": hypervolume_2d([(t["value"], -t["params"] / max_params) for t in done], (chance, -1.0)),
             "curve": [(cumulative[i], t["value"]) for i, t in enumerate(trials) if t in done]}
 
 
@@ -165,7 +192,7 @@ def search(args: argparse.Namespace) -> dict:
             if f"{sampler}_{pruner}_{seed}" not in runs:
                 runs[f"{sampler}_{pruner}_{seed}"] = one_search(seed, sampler, pruner, trials, folder)
                 partial.write_text(json.dumps(runs, default=str))
-    return summarize_search(runs, args.seeds)
+    return summarize_search(runs, args.seeds, args.chance)
 
 
 def best_at(curve: list[tuple[int, float]], steps: int) -> float | None:
@@ -194,9 +221,11 @@ def fidelity_row(sh: dict, full: dict, base: float | None) -> dict:
             "sh_best_at_equal_steps": best_at(sh["curve"], common)}
 
 
-def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
+def summarize_search(runs: dict[str, list], seeds: list[int], chance: float = 0.1) -> dict:
+    """Per-seed comparisons; ``chance`` (1 / classes) is the accuracy end of the hypervolume's
+    reference point."""
     max_params = max(t["params"] for trials in runs.values() for t in trials if t["params"])
-    summary = {key: search_summary(trials, max_params) for key, trials in runs.items()}
+    summary = {key: search_summary(trials, max_params, chance) for key, trials in runs.items()}
     rows = []
     for seed in seeds:
         tpe, rnd = (summary[f"{k}_{seed}"] for k in ("tpe_sh", "random_sh"))
@@ -229,14 +258,15 @@ def summarize_search(runs: dict[str, list], seeds: list[int]) -> dict:
               f"at equal steps {means['tpe_best_at_equal_steps']:.3f} vs {means['random_best_at_equal_steps']:.3f} "
               f"(TPE ahead in {means['tpe_wins_at_equal_steps']} of {len(rows)}); HV {means['tpe_hv']:.4g} vs "
               f"{means['random_hv']:.4g}", flush=True)
-    return {"runs": runs, "summary": summary, "rows": rows, "means": means, "max_params": max_params}
+    return {"runs": runs, "summary": summary, "rows": rows, "means": means, "max_params": max_params,
+            "chance": chance}
 
 
 def summarize(args: argparse.Namespace) -> dict:
     """``search``'s summary from ``search_partial.json`` (the searches a stopped run finished)."""
     runs = json.loads((Path(args.out) / "search_partial.json").read_text())
     seeds = [s for s in args.seeds if f"tpe_sh_{s}" in runs and f"random_sh_{s}" in runs]
-    return summarize_search(runs, seeds)
+    return summarize_search(runs, seeds, args.chance)
 
 
 def gap(args: argparse.Namespace) -> dict:
@@ -279,8 +309,21 @@ def main() -> None:
                              "about 13 min each on 2 CPU cores, so the default, one, keeps the run near an hour)")
     parser.add_argument("--full-trials", type=int, default=24, help="trials of each full-training search")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="benchmarks/results/signal")
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/signal, or signal-<data> with --data")
+    recipe_flags = parser.add_argument_group("the recipe's settings, replaced (default: the shipped recipe's)")
+    recipe_flags.add_argument("--data", help="image folder, .npz/.pt file, cifar10:ROOT or synthetic:...")
+    recipe_flags.add_argument("--image-size", type=int)
+    recipe_flags.add_argument("--val-fraction", type=float)
+    recipe_flags.add_argument("--epochs", type=int)
+    recipe_flags.add_argument("--max-steps", type=int, help="training steps per epoch at most")
+    recipe_flags.add_argument("--batch-size", type=int)
+    recipe_flags.add_argument("--stem", choices=("auto", "imagenet", "small"))
+    recipe_flags.add_argument("--budget", help="e.g. 0.15GFLOPs (priced at the space's own input size)")
     args = parser.parse_args()
+    OVERRIDES.update({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k) is not None})
+    global BUDGET_OVERRIDE
+    BUDGET_OVERRIDE = args.budget
+    args.out = args.out or default_out(args.data)
     args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "summarize": [0, 1, 2], "gap": [3, 4, 5]}[args.command]
     import optuna
     import torch
@@ -288,7 +331,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings, budget = recipe()
-    print(f"machine: {machine()}; torch threads {args.threads}\nrecipe: {settings}, space {SPACE} at {budget}", flush=True)
+    args.chance = 1 / load_recipe_data(0).num_classes  # the hypervolume's accuracy reference
+    print(f"machine: {machine()}; torch threads {args.threads}\nrecipe: {settings}, space {SPACE} at {budget}; "
+          f"writing to {args.out}", flush=True)
     t0 = time.perf_counter()
     result = {"spread": spread, "search": search, "summarize": summarize, "gap": gap}[args.command](args)
     name = "search" if args.command == "summarize" else args.command
