@@ -200,7 +200,7 @@ class _FakeData:
 def test_search_with_the_train_objective_end_to_end(tmp_path):
     """A real (tiny) search: each trial trains on the synthetic data and reports accuracy per epoch."""
     config = SearchConfig(space=TINY_SPACE, objectives=["train", "flops"], trials=3, results=str(tmp_path), seed=0,
-                          train=TrainSettings(**FAST, pruner="median"))
+                          train=TrainSettings(**FAST, pruner="median", image_size=40))
     study = run_search(config)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 3
@@ -215,6 +215,16 @@ def test_search_with_the_train_objective_end_to_end(tmp_path):
     write_report(study, tmp_path / "report")
     table = pd.read_csv(tmp_path / "report" / "trials.csv")
     assert list(table["val_top1_epoch2"]) == pytest.approx([t.user_attrs["val_top1_epoch2"] for t in study.trials])
+    # budgets price the space's network at its own input; the table also gives the network as trained
+    from archbench.cost import analyze
+    from archbench.search.report import evaluated_spec
+    from archbench.train import adapt_spec, load_data
+
+    data = load_data(FAST["data"], image_size=40)
+    for t, row in zip(study.trials, table.to_dict("records")):
+        trained = analyze(adapt_spec(evaluated_spec(study, t), data, aux=False))
+        assert (row["flops_trained"], row["params_trained"]) == (trained.flops, trained.params())
+        assert row["flops_trained"] > row["flops"]  # trained on 40x40 images, priced at the space's 32x32
 
 
 def test_correlations_match_hand_computed_ranks():

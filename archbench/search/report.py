@@ -52,6 +52,9 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
             row[key] = t.user_attrs.get(key)
         for key in ("flops", "params"):
             row[key] = None if row[key] is None else int(row[key])
+        if "flops_trained" in t.user_attrs:  # the train objective's network, adapted to the data
+            row["flops_trained"] = int(t.user_attrs["flops_trained"])
+            row["params_trained"] = int(t.user_attrs["params_trained"])
         row["feasible"] = None if t.user_attrs.get("budget_usage") is None else not t.user_attrs.get("infeasible", False)
         for i, name in enumerate(names):
             row[name] = t.values[i] if t.values is not None and row["feasible"] else None

@@ -210,4 +210,11 @@ class TrainObjective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {metrics.epoch} (val top-1 {metrics.val_top1:.3f})")
 
-        return self.accuracy(priced.spec, on_epoch)
+        model, adapted = self.model(priced.spec)
+        if adapted is not None:  # budgets are priced at the space's input size; this is what trains
+            from ..cost import analyze
+
+            trained = analyze(adapted)
+            trial.set_user_attr("flops_trained", trained.flops)
+            trial.set_user_attr("params_trained", trained.params())
+        return self.accuracy(priced.spec, on_epoch, model=model)
