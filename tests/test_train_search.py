@@ -361,3 +361,40 @@ def test_bad_training_options_are_user_errors(tmp_path, command, flag, value, ex
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert expected in result.output and "Traceback" not in result.output
+
+
+def test_budgets_priced_on_the_network_as_trained(tmp_path):
+    """``--price-at data``: every trial's FLOPs are those of the network adapted to the data (its
+    image size, here 40 px against the space's 32), repaired into the budget (up to the width
+    rounding's steps, which can leave no width in the 90-100% band); the stored spec is
+    still the space's candidate, which the report and the training adapt the same way."""
+    from archbench.cost import analyze
+    from archbench.search.report import evaluated_spec
+    from archbench.train import adapt_spec, load_data
+
+    settings = TrainSettings(**FAST, pruner="none", image_size=40)
+    config = SearchConfig(space=TINY_SPACE, budgets=["3MFLOPs"], objectives=["train"], trials=4, results=str(tmp_path),
+                          seed=0, train=settings, price_at="data")
+    study = run_search(config)
+    data = load_data(FAST["data"], image_size=40)
+    feasible = [t for t in study.trials if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible")]
+    assert feasible and study.user_attrs["price_at"] == "data"
+    for t in feasible:
+        spec = evaluated_spec(study, t)
+        as_trained = analyze(adapt_spec(spec, data, aux=False)).flops
+        assert t.user_attrs["flops"] == t.user_attrs["flops_trained"] == as_trained
+        assert t.user_attrs["budget_usage"] == pytest.approx(as_trained / 3e6) and as_trained <= 3e6
+        assert analyze(spec).flops < as_trained  # priced at the space's 32x32 it would be cheaper
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--price-at", "data"], "needs --objective train and --data"),
+    (["--price-at", "data", "--objective", "train", "--data", FAST["data"], "--budget", "5ms"], "latency budget"),
+    (["--price-at", "input"], "expected space or data"),
+    (["--price-at", "data", "--objective", "train", "--data", FAST["data"], "--budget", "1kFLOPs"],
+     "as trained on the data"),
+])
+def test_bad_price_at_options_are_user_errors(tmp_path, argv, message):
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--trials", "1", "--out", str(tmp_path), *argv])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

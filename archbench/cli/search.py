@@ -34,6 +34,10 @@ def search(
     seed: Annotated[int, typer.Option(help="Sampler seed; with one worker the same seed gives the same trials.")] = 0,
     repair: Annotated[bool, typer.Option("--repair/--no-repair", help="Scale over/under-budget candidates' width "
                                                                         "to use 90-100% of the tightest budget.")] = True,
+    price_at: Annotated[str, typer.Option("--price-at", help="Price the budgets on the space's network at its own "
+                                                             "input size (space), or on the network as trained on "
+                                                             "--data (data: its image size, classes and stem; "
+                                                             "train objective).")] = "space",
     sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
     out: Annotated[str, typer.Option("--out", help="Output folder; the study's files go to OUT/<study>/.")] = "results",
     results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,
@@ -75,7 +79,7 @@ def search(
         raise ArchbenchError(f"--sampler: expected tpe or random, got {sampler!r}")
     config = SearchConfig(space=space, budgets=budget or [], objectives=objective or [default_objective()], trials=trials,
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
-                          results=results, sampler=sampler,
+                          results=results, sampler=sampler, price_at=price_at,
                           train=None if data is None else TrainSettings(
                               data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
                               batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed,

@@ -61,6 +61,10 @@ class SearchConfig:
     timeout: float | None = None
     train: TrainSettings | None = None  # data and schedule of the `train` objective
     warmup: WarmUp | None = None  # zero-cost warm-up of a train-objective search (archbench.search.warmup)
+    price_at: str = "space"  # "space": budgets priced at the space's own input; "data": as trained on the data
+
+
+PRICE_AT = ("space", "data")
 
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -188,11 +192,13 @@ def _sampler(config: SearchConfig, worker: int, multi: bool, resumed_at: int = 0
 class Evaluator:
     """The objective Optuna calls: sample, price, repair, check, then evaluate (or reuse)."""
 
-    def __init__(self, space: SearchSpace, budgets: list[Budget], objectives: list[Objective], repair_on: bool):
+    def __init__(self, space: SearchSpace, budgets: list[Budget], objectives: list[Objective], repair_on: bool,
+                 adapt: Any = None):
         self.space = space
         self.budgets = budgets
         self.objectives = objectives
         self.repair_on = repair_on
+        self.adapt = adapt  # price the network as trained (see pricing_adapter)
         self.overhead_s: list[float] = []
 
     def __call__(self, trial: Any) -> Any:
@@ -218,7 +224,8 @@ class Evaluator:
         t0 = time.perf_counter()
         values = self.space.sample(trial)
         spec = self.space.spec(values, name=f"{trial.study.study_name}_trial{trial.number}")
-        priced = repair(spec, self.budgets, self.space.min_width) if self.repair_on else price(spec, self.budgets)
+        priced = (repair(spec, self.budgets, self.space.min_width, adapt=self.adapt) if self.repair_on
+                  else price(spec, self.budgets, self.adapt))
         trial.set_user_attr("flops", priced.flops)
         trial.set_user_attr("params", priced.params)
         if priced.memory is not None:  # analytic peak inference bytes at batch 1 (a memory budget)
@@ -300,7 +307,8 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
         raise ArchbenchError("--trials and --workers must be at least 1")
     if not 0 <= config.seed < 2**32 - config.workers:  # numpy's seed range, one seed per worker
         raise ArchbenchError(f"--seed: expected an integer from 0 to {2**32 - 1 - config.workers}, got {config.seed}")
-    check_possible(space.spec(space.smallest()), budgets, space.min_width)
+    check_price_at(config, budgets)
+    check_possible(space.spec(space.smallest()), budgets, space.min_width, pricing_adapter(config, objectives))
     if config.train is not None and "train" not in config.objectives:
         raise ArchbenchError("--data is the training data of --objective train; add --objective train, or drop --data")
     if config.train is not None and config.train.pruner == "hyperband" and len(objectives) > 1:
@@ -316,6 +324,27 @@ def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objec
     check_report_folder(Path(config.results) / name, "--out")
     freeze_long_lived()
     return space, budgets, objectives
+
+
+def check_price_at(config: SearchConfig, budgets: list[Budget]) -> None:
+    if config.price_at not in PRICE_AT:
+        raise ArchbenchError(f"--price-at: expected space or data, got {config.price_at!r}")
+    if config.price_at == "data":
+        if "train" not in config.objectives or config.train is None:
+            raise ArchbenchError("--price-at data prices the network as trained on --data; it needs "
+                                 "--objective train and --data")
+        if any(b.kind == "latency" for b in budgets):
+            raise ArchbenchError("--price-at data prices FLOPs, params and memory budgets on the network as "
+                                 "trained; a latency budget is timed on the space's network at its own input: "
+                                 "use --price-at space with it")
+
+
+def pricing_adapter(config: SearchConfig, objectives: list[Objective]) -> Any:
+    """What :func:`archbench.search.budget.price` prices a candidate as: ``None`` for the candidate
+    at the space's own input size, or the train objective's adaptation to the data."""
+    if config.price_at != "data":
+        return None
+    return next(o.fn.adapt for o in objectives if o.name == "train")
 
 
 def freeze_long_lived() -> None:
@@ -397,7 +426,8 @@ def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interru
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         space, budgets, objectives = prepare(config)
         study = open_study(config, space, objectives, worker)
-        study.optimize(Evaluator(space, budgets, objectives, config.repair), n_trials=n_trials,
+        study.optimize(Evaluator(space, budgets, objectives, config.repair, pricing_adapter(config, objectives)),
+                       n_trials=n_trials,
                        catch=CANDIDATE_FAILURES, timeout=config.timeout,
                        callbacks=[lambda study, trial: study.stop() if stop.is_set() else None])
     except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent reports it, once
@@ -463,16 +493,18 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
         study.enqueue_trial(space.defaults)  # the paper's design point, scaled to the budget
         if config.warmup is not None:  # then the cheap signal's favourites, before the sampler's picks
             train = next(o.fn for o in objectives if o.name == "train")
-            warm_up(study, space, budgets, config.warmup, train, config.seed, config.repair)
+            warm_up(study, space, budgets, config.warmup, train, config.seed, config.repair,
+                    pricing_adapter(config, objectives))
     study.set_user_attr("space", config.space)
     study.set_user_attr("budgets", [b.text for b in budgets])
+    study.set_user_attr("price_at", config.price_at)
     study.set_user_attr("objectives", [o.name for o in objectives])
     todo = remaining_trials(config, study)
     if not todo:
         return study
     callbacks = [lambda s, t: on_trial(s, t)] if on_trial else []
     if config.workers == 1:
-        evaluator = Evaluator(space, budgets, objectives, config.repair)
+        evaluator = Evaluator(space, budgets, objectives, config.repair, pricing_adapter(config, objectives))
         try:
             study.optimize(evaluator, n_trials=todo, catch=CANDIDATE_FAILURES, callbacks=callbacks,
                            timeout=config.timeout)

@@ -168,10 +168,15 @@ class TrainObjective:
     def check(self, spec: Any) -> None:
         """User errors before the study starts: bad data, bad training options, a network that
         does not fit the data's image size (checked on ``spec``, the space's base network)."""
+        self.config()  # TrainConfig validates batch size, steps, learning rate
+        self.adapt(spec)
+
+    def adapt(self, spec: Any) -> Any:
+        """The candidate as it trains: adapted to the data's image size and classes, with the
+        stem and aux heads of the settings (what ``search --price-at data`` prices)."""
         from ..train import adapt_spec
 
-        self.config()  # TrainConfig validates batch size, steps, learning rate
-        adapt_spec(spec, self.data, aux=self.settings.aux, stem=self.settings.stem)
+        return adapt_spec(spec, self.data, aux=self.settings.aux, stem=self.settings.stem)
 
     def model(self, spec: Any) -> tuple[Any, Any]:
         """The candidate adapted to the data and built with weights drawn from the search's seed,

@@ -35,8 +35,9 @@ class WarmUp:
 
 
 def score_candidates(space: Any, budgets: list, warm: WarmUp, objective: Any, seed: int = 0,
-                     repair_on: bool = True) -> list[tuple[float, dict[str, Any]]]:
-    """``(score, parameter values)`` of ``warm.samples`` random candidates, best first (NaN last)."""
+                     repair_on: bool = True, adapt: Any = None) -> list[tuple[float, dict[str, Any]]]:
+    """``(score, parameter values)`` of ``warm.samples`` random candidates, best first (NaN last);
+    ``adapt``: price the budgets on the network as trained (as the search does, see ``price``)."""
     import optuna
     import torch
 
@@ -52,7 +53,8 @@ def score_candidates(space: Any, budgets: list, warm: WarmUp, objective: Any, se
         values = space.sample(trial)
         sampling.tell(trial, 0.0)
         spec = space.spec(values, name=f"{space.name}_warmup{i}")
-        priced = repair(spec, budgets, space.min_width) if repair_on else price(spec, budgets)
+        priced = (repair(spec, budgets, space.min_width, adapt=adapt) if repair_on
+                  else price(spec, budgets, adapt))
         if not priced.feasible:
             continue
         model, adapted = objective.model(priced.spec)  # the network that would be trained
@@ -76,9 +78,9 @@ def score_candidates(space: Any, budgets: list, warm: WarmUp, objective: Any, se
 
 
 def warm_up(study: Any, space: Any, budgets: list, warm: WarmUp, objective: Any, seed: int = 0,
-            repair_on: bool = True) -> list[dict[str, Any]]:
+            repair_on: bool = True, adapt: Any = None) -> list[dict[str, Any]]:
     """Enqueue the ``warm.top`` best-scored candidates in ``study``; returns their parameter values."""
-    best = [values for score, values in score_candidates(space, budgets, warm, objective, seed, repair_on)
+    best = [values for score, values in score_candidates(space, budgets, warm, objective, seed, repair_on, adapt)
             if not math.isnan(score)][:warm.top]
     for values in best:
         study.enqueue_trial(values, user_attrs={"warmup_signal": warm.signal})
