@@ -27,7 +27,7 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
 On other data. ``--data`` (any source ``archbench train`` reads: an image folder, a .npz/.pt
 file, ``cifar10:ROOT``) replaces the recipe's synthetic set, and ``--image-size``,
 ``--val-fraction``, ``--epochs``, ``--max-steps`` (per epoch), ``--batch-size``, ``--stem`` and
-``--budget`` replace the other settings; the rest of the recipe stays. The results then go to
+``--budget`` replace the other settings (``--price-at data`` prices the budget as trained); the rest of the recipe stays. The results then go to
 ``benchmarks/results/signal-<data>`` unless ``--out`` says otherwise, so the shipped evidence is
 never overwritten. For example, on CIFAR-10 with 200 steps per epoch:
 
@@ -53,6 +53,7 @@ SPACE = "inception_v1"
 
 OVERRIDES: dict[str, Any] = {}  # recipe settings replaced from the command line (--data ...)
 BUDGET_OVERRIDE: str | None = None
+PRICE_AT = "space"  # --price-at: budgets on the space's network at its own input, or as trained ("data")
 SETTING_FLAGS = ("data", "image_size", "val_fraction", "epochs", "max_steps", "batch_size", "stem")
 
 
@@ -61,6 +62,13 @@ def recipe() -> tuple[Any, str]:
     from archbench.search.train_objective import RECIPE, RECIPE_BUDGET
 
     return dataclasses.replace(RECIPE, **OVERRIDES), BUDGET_OVERRIDE or RECIPE_BUDGET
+
+
+def adapter(settings: Any) -> Any:
+    """How budgets price a candidate (``archbench.search.budget.price``'s ``adapt``)."""
+    from archbench.search.train_objective import TrainObjective
+
+    return TrainObjective(settings).adapt if PRICE_AT == "data" else None
 
 
 def default_out(data: str | None) -> str:
@@ -107,10 +115,16 @@ def spread(args: argparse.Namespace) -> dict:
     settings, budget = recipe()
     space = load_space(SPACE)
     budgets = [parse_budget(budget)]
-    archs = [("base", space.defaults, repair(space.spec(space.defaults), budgets, space.min_width).spec)]
-    draws = sample_specs(space, CalibrationConfig(space=SPACE, samples=4 * args.archs, budgets=(budget,), seed=0))
+    adapt = adapter(settings)
+    archs = [("base", space.defaults, repair(space.spec(space.defaults), budgets, space.min_width, adapt=adapt).spec)]
+    # the first feasible draws of one seeded sampler (more draws only reach further down the same sequence)
+    draws = sample_specs(space, CalibrationConfig(space=SPACE, samples=20 * args.archs, budgets=(budget,), seed=0,
+                                                  train=settings, price_at=PRICE_AT))
     archs += [(f"sample{i}", values, spec) for i, (values, spec) in enumerate(draws)
-              if price(spec, budgets).feasible][:args.archs - 1]
+              if price(spec, budgets, adapt).feasible][:args.archs - 1]
+    if len(archs) < 2:
+        raise SystemExit(f"spread: none of {len(draws)} random architectures fits {budget} (only the base network "
+                         "does); loosen --budget")
     data = load_recipe_data(0)
     rows = []
     for name, values, spec in archs:
@@ -142,7 +156,7 @@ def one_search(seed: int, sampler: str, pruner: str, trials: int, folder: str) -
 
     settings, budget = recipe()
     config = SearchConfig(space=SPACE, budgets=[budget], objectives=["train"], trials=trials, seed=seed,
-                          sampler=sampler, results=folder, study=f"{sampler}_{pruner}_{seed}",
+                          sampler=sampler, results=folder, study=f"{sampler}_{pruner}_{seed}", price_at=PRICE_AT,
                           train=dataclasses.replace(settings, seed=seed, pruner=pruner))
     t0 = time.perf_counter()
     study = run_search(config)
@@ -274,14 +288,15 @@ def gap(args: argparse.Namespace) -> dict:
     from archbench.search.space import load_space
     from archbench.units import parse_budget
 
-    _, budget = recipe()
+    settings, budget = recipe()
+    adapt = adapter(settings)
     found = json.loads((Path(args.out) / "search.json").read_text())
     tpe = [v for k, v in found["summary"].items() if k.startswith("tpe_sh_") and v["best"] is not None]
     winner = max(tpe, key=lambda v: v["best"])
     space = load_space(SPACE)
     budgets = [parse_budget(budget)]
-    specs = {"base": repair(space.spec(space.defaults), budgets, space.min_width).spec,
-             "found": repair(space.spec(winner["best_values"]), budgets, space.min_width).spec}
+    specs = {"base": repair(space.spec(space.defaults), budgets, space.min_width, adapt=adapt).spec,
+             "found": repair(space.spec(winner["best_values"]), budgets, space.min_width, adapt=adapt).spec}
     data = load_recipe_data(0)
     rows = [{"net": name, "seed": seed, **train_spec(spec, data, seed)} for name, spec in specs.items()
             for seed in args.seeds]
@@ -319,10 +334,12 @@ def main() -> None:
     recipe_flags.add_argument("--batch-size", type=int)
     recipe_flags.add_argument("--stem", choices=("auto", "imagenet", "small"))
     recipe_flags.add_argument("--budget", help="e.g. 0.15GFLOPs (priced at the space's own input size)")
+    recipe_flags.add_argument("--price-at", choices=("space", "data"), default="space",
+                              help="price the budget as trained on the data (as search --price-at data)")
     args = parser.parse_args()
     OVERRIDES.update({k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k) is not None})
-    global BUDGET_OVERRIDE
-    BUDGET_OVERRIDE = args.budget
+    global BUDGET_OVERRIDE, PRICE_AT
+    BUDGET_OVERRIDE, PRICE_AT = args.budget, args.price_at
     args.out = args.out or default_out(args.data)
     args.seeds = args.seeds or {"spread": [0, 1], "search": [0, 1, 2], "summarize": [0, 1, 2], "gap": [3, 4, 5]}[args.command]
     import optuna

@@ -398,3 +398,22 @@ def test_bad_price_at_options_are_user_errors(tmp_path, argv, message):
     result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--trials", "1", "--out", str(tmp_path), *argv])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_calibrate_samples_priced_on_the_network_as_trained():
+    from archbench.cost import analyze
+    from archbench.search.calibrate import sample_specs
+    from archbench.search.space import load_space
+    from archbench.train import adapt_spec, load_data
+
+    settings = TrainSettings(**FAST, pruner="none", image_size=40)
+    space = load_space(TINY_SPACE)
+    data = load_data(FAST["data"], image_size=40)
+    at_data = sample_specs(space, CalibrationConfig(space=TINY_SPACE, samples=4, budgets=("3MFLOPs",), train=settings,
+                                                    price_at="data"))
+    for _, spec in at_data:
+        assert analyze(adapt_spec(spec, data, aux=False)).flops <= 3e6
+    at_space = sample_specs(space, CalibrationConfig(space=TINY_SPACE, samples=4, budgets=("3MFLOPs",), train=settings))
+    assert any(analyze(adapt_spec(spec, data, aux=False)).flops > 3e6 for _, spec in at_space)  # the other pricing
+    with pytest.raises(ArchbenchError, match="--price-at"):
+        CalibrationConfig(price_at="pixels")

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import (AuxOption, LrOption, OptimizerOption, StemOption, ValFractionOption, console, make_table,
-                     user_errors)
+from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption, console,
+                     make_table, user_errors)
 
 
 @user_errors
@@ -21,6 +21,7 @@ def calibrate(
     samples: Annotated[int, typer.Option(help="Architectures to sample (K).")] = 20,
     budget: Annotated[list[str] | None, typer.Option("--budget", help="Repair samples into these budgets "
                                                      "(units as in `search`).")] = None,
+    price_at: PriceAtOption = "space",
     epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 4,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
@@ -53,7 +54,8 @@ def calibrate(
     settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
                              batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem,
                              val_fraction=val_fraction, optimizer=optimizer, lr=lr)
-    config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed)
+    config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed,
+                               price_at=price_at)
     name = load_space(space).name
     from .progress import progress
 

@@ -33,6 +33,9 @@ ValFractionOption = Annotated[float, typer.Option(help=VAL_FRACTION_HELP)]
 OptimizerOption = Annotated[str, typer.Option(help=OPTIMIZER_HELP)]
 LrOption = Annotated[float | None, typer.Option(help=LR_HELP)]
 StemOption = Annotated[str, typer.Option(help=STEM_HELP)]
+PriceAtOption = Annotated[str, typer.Option("--price-at", help="Price the budgets on the space's network at its own "
+                                                               "input size (space), or on the network as trained on "
+                                                               "the data (data: its image size, classes and stem).")]
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
               "BN folded into the conv before it; pooling, additions and activations count zero.")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import (AuxOption, LrOption, OptimizerOption, StemOption, ValFractionOption, check_at_least,
+from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption, check_at_least,
                      check_threads, console, err_console, user_errors)
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
@@ -34,10 +34,7 @@ def search(
     seed: Annotated[int, typer.Option(help="Sampler seed; with one worker the same seed gives the same trials.")] = 0,
     repair: Annotated[bool, typer.Option("--repair/--no-repair", help="Scale over/under-budget candidates' width "
                                                                         "to use 90-100% of the tightest budget.")] = True,
-    price_at: Annotated[str, typer.Option("--price-at", help="Price the budgets on the space's network at its own "
-                                                             "input size (space), or on the network as trained on "
-                                                             "--data (data: its image size, classes and stem; "
-                                                             "train objective).")] = "space",
+    price_at: PriceAtOption = "space",
     sampler: Annotated[str, typer.Option(help="tpe or random.")] = "tpe",
     out: Annotated[str, typer.Option("--out", help="Output folder; the study's files go to OUT/<study>/.")] = "results",
     results: Annotated[str | None, typer.Option("--results", hidden=True, help="Old name of --out.")] = None,

@@ -45,6 +45,11 @@ class CalibrationConfig:
     budgets: tuple[str, ...] = ()
     train: TrainSettings = field(default_factory=lambda: TrainSettings(data="synthetic", epochs=2))
     seed: int = 0
+    price_at: str = "space"  # as ``search --price-at``: "data" repairs the samples as trained on the data
+
+    def __post_init__(self) -> None:
+        if self.price_at not in ("space", "data"):
+            raise ArchbenchError(f"--price-at: expected space or data, got {self.price_at!r}")
 
 
 @dataclass
@@ -64,6 +69,10 @@ def sample_specs(space: Any, config: CalibrationConfig) -> list[tuple[dict[str, 
     from .budget import repair
 
     budgets = [parse_budget(b) for b in config.budgets]
+    if config.price_at == "data" and any(b.kind == "latency" for b in budgets):
+        raise ArchbenchError("--price-at data prices FLOPs, params and memory budgets on the network as trained; "
+                             "a latency budget is timed on the space's network at its own input")
+    adapt = TrainObjective(config.train).adapt if config.price_at == "data" else None
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=config.seed))
     out = []
     for i in range(config.samples):
@@ -71,7 +80,7 @@ def sample_specs(space: Any, config: CalibrationConfig) -> list[tuple[dict[str, 
         values = space.sample(trial)
         spec = space.spec(values, name=f"{space.name}_sample{i}")
         if budgets:
-            spec = repair(spec, budgets, space.min_width).spec
+            spec = repair(spec, budgets, space.min_width, adapt=adapt).spec
         study.tell(trial, 0.0)
         out.append((values, spec))
     return out
@@ -278,7 +287,8 @@ def document(result: Calibration, config: CalibrationConfig, command: str, wall_
         "command": command,
         "measured": datetime.date.today().isoformat(),
         "machine": environment(), "wall_s": wall_s,
-        "space": config.space, "samples": len(samples), "budgets": list(config.budgets), "seed": config.seed,
+        "space": config.space, "samples": len(samples), "budgets": list(config.budgets), "price_at": config.price_at,
+        "seed": config.seed,
         "recipe": dataclasses.asdict(config.train),
         "accuracy": {"min": float(accuracy.min()), "median": float(accuracy.median()), "max": float(accuracy.max())},
         "seconds": seconds,
