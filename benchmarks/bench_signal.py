@@ -26,7 +26,7 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
 
 On other data. ``--data`` (any source ``archbench train`` reads: an image folder, a .npz/.pt
 file, ``cifar10:ROOT``) replaces the recipe's synthetic set, and ``--image-size``,
-``--val-fraction``, ``--epochs``, ``--max-steps`` (per epoch), ``--batch-size``, ``--stem`` and
+``--val-fraction``, ``--epochs``, ``--max-steps`` and ``--val-steps`` (per epoch), ``--batch-size``, ``--stem`` and
 ``--budget`` replace the other settings (``--price-at data`` prices the budget as trained); the rest of the recipe stays. The results then go to
 ``benchmarks/results/signal-<data>`` unless ``--out`` says otherwise, so the shipped evidence is
 never overwritten. For example, on CIFAR-10 with 200 steps per epoch:
@@ -54,7 +54,7 @@ SPACE = "inception_v1"
 OVERRIDES: dict[str, Any] = {}  # recipe settings replaced from the command line (--data ...)
 BUDGET_OVERRIDE: str | None = None
 PRICE_AT = "space"  # --price-at: budgets on the space's network at its own input, or as trained ("data")
-SETTING_FLAGS = ("data", "image_size", "val_fraction", "epochs", "max_steps", "batch_size", "stem")
+SETTING_FLAGS = ("data", "image_size", "val_fraction", "epochs", "max_steps", "max_val_steps", "batch_size", "stem")
 
 
 def recipe() -> tuple[Any, str]:
@@ -331,6 +331,7 @@ def main() -> None:
     recipe_flags.add_argument("--val-fraction", type=float)
     recipe_flags.add_argument("--epochs", type=int)
     recipe_flags.add_argument("--max-steps", type=int, help="training steps per epoch at most")
+    recipe_flags.add_argument("--val-steps", type=int, dest="max_val_steps", help="validation batches per epoch at most")
     recipe_flags.add_argument("--batch-size", type=int)
     recipe_flags.add_argument("--stem", choices=("auto", "imagenet", "small"))
     recipe_flags.add_argument("--budget", help="e.g. 0.15GFLOPs (priced at the space's own input size)")

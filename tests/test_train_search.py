@@ -417,3 +417,23 @@ def test_calibrate_samples_priced_on_the_network_as_trained():
     assert any(analyze(adapt_spec(spec, data, aux=False)).flops > 3e6 for _, spec in at_space)  # the other pricing
     with pytest.raises(ArchbenchError, match="--price-at"):
         CalibrationConfig(price_at="pixels")
+
+
+def test_validation_steps_cap_each_epochs_validation(monkeypatch, tmp_path):
+    """``--val-steps`` reaches the training loop of every trial: validation stops after that many
+    batches (counted here at the evaluation the loop calls)."""
+    from archbench.train import loop
+
+    seen = []
+    real = loop.evaluate
+
+    def counting(model, batches, *args, max_steps=None, **kwargs):
+        seen.append(max_steps)
+        return real(model, batches, *args, max_steps=max_steps, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", counting)
+    result = runner.invoke(app, ["search", "--space", TINY_SPACE, "--objective", "train", "--data", FAST["data"],
+                                 "--train-epochs", "1", "--train-steps", "2", "--val-steps", "3", "--trials", "2",
+                                 "--pruner", "none", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen and set(seen) == {3}

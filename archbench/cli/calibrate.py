@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption, console,
-                     make_table, user_errors)
+from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption,
+                     ValStepsOption, console, make_table, user_errors)
 
 
 @user_errors
@@ -24,6 +24,7 @@ def calibrate(
     price_at: PriceAtOption = "space",
     epochs: Annotated[int, typer.Option(help="Training epochs per sample.")] = 4,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
+    val_steps: ValStepsOption = None,
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images to this size.")] = None,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
     aux: AuxOption = False,
@@ -51,7 +52,7 @@ def calibrate(
     from ..search.train_objective import TrainSettings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
-    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
+    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps, max_val_steps=val_steps,
                              batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem,
                              val_fraction=val_fraction, optimizer=optimizer, lr=lr)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed,

@@ -33,6 +33,8 @@ ValFractionOption = Annotated[float, typer.Option(help=VAL_FRACTION_HELP)]
 OptimizerOption = Annotated[str, typer.Option(help=OPTIMIZER_HELP)]
 LrOption = Annotated[float | None, typer.Option(help=LR_HELP)]
 StemOption = Annotated[str, typer.Option(help=STEM_HELP)]
+ValStepsOption = Annotated[int | None, typer.Option("--val-steps", help="At most this many validation batches per "
+                                                                        "epoch (default: the whole validation set).")]
 PriceAtOption = Annotated[str, typer.Option("--price-at", help="Price the budgets on the space's network at its own "
                                                                "input size (space), or on the network as trained on "
                                                                "the data (data: its image size, classes and stem).")]

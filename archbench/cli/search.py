@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ..errors import ArchbenchError
-from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption, check_at_least,
-                     check_threads, console, err_console, user_errors)
+from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption,
+                     ValStepsOption, check_at_least, check_threads, console, err_console, user_errors)
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -45,6 +45,7 @@ def search(
     image_size: Annotated[int | None, typer.Option(help="Resize the data's images (train objective).")] = None,
     train_epochs: Annotated[int, typer.Option(help="Epochs each trial trains (train objective).")] = 4,
     train_steps: Annotated[int | None, typer.Option(help="At most this many steps per epoch (train objective).")] = None,
+    val_steps: ValStepsOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size (train objective).")] = 32,
     train_batch: Annotated[int | None, typer.Option("--train-batch", hidden=True, help="Old name of --batch-size.")] = None,
     train_aux: AuxOption = False,
@@ -78,7 +79,7 @@ def search(
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
                           results=results, sampler=sampler, price_at=price_at,
                           train=None if data is None else TrainSettings(
-                              data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
+                              data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps, max_val_steps=val_steps,
                               batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed,
                               aux=train_aux, stem=stem, val_fraction=val_fraction, optimizer=optimizer, lr=lr),
                           warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4),

@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .common import StemOption, console, err_console, user_errors
+from .common import StemOption, ValStepsOption, console, err_console, user_errors
 
 DATA_HELP = ("Image folder (ROOT/<class>/* or ROOT/train + ROOT/val), .npz/.pt tensors, "
              "synthetic[:CLASSES[:SIZE[:COUNT]]] or cifar10[:ROOT]. See docs/training.md.")
@@ -63,6 +63,7 @@ def train(
     stem: StemOption = "auto",
     aux_weight: Annotated[float, typer.Option(help="Loss weight of each aux head (GoogLeNet: 0.3).")] = 0.3,
     max_steps: Annotated[int | None, typer.Option(help="At most this many training steps per epoch.")] = None,
+    val_steps: ValStepsOption = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     amp: Annotated[bool | None, typer.Option("--amp/--no-amp", help="Mixed precision (default: on for CUDA only).")] = None,
     workers: Annotated[int | None, typer.Option("--loader-workers", "--workers", help="DataLoader worker processes "
@@ -89,7 +90,8 @@ def train(
 
 def _train(target: str, data: str, epochs: int, image_size: int | None, val_fraction: float, batch_size: int,
            optimizer: str, lr: float | None, weight_decay: float | None, schedule: str, warmup: float,
-           label_smoothing: float, aux: bool, stem: str, aux_weight: float, max_steps: int | None, device: str,
+           label_smoothing: float, aux: bool, stem: str, aux_weight: float, max_steps: int | None,
+           val_steps: int | None, device: str,
            amp: bool | None, workers: int | None, seed: int, out: Path | None, resume: bool, overwrite: bool = False,
            as_json: bool = False) -> None:
     from ..nn.device import resolve_device
@@ -104,7 +106,8 @@ def _train(target: str, data: str, epochs: int, image_size: int | None, val_frac
     check_stem(stem)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                          schedule=schedule, warmup_epochs=warmup, label_smoothing=label_smoothing, aux_weight=aux_weight,
-                         max_steps=max_steps, seed=seed, device=device, amp=amp, num_workers=workers)
+                         max_steps=max_steps, max_val_steps=val_steps, seed=seed, device=device, amp=amp,
+                         num_workers=workers)
     tgt = resolve_target(target)
     out = out or default_out(tgt.label)
     check_out_dir(out, resume, overwrite)  # before the data is loaded: an earlier run is never lost

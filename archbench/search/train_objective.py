@@ -48,6 +48,7 @@ class TrainSettings:
     val_fraction: float = 0.2
     epochs: int = 4  # the shipped recipe's (RECIPE below): enough to rank, short enough to search
     max_steps: int | None = None  # per epoch; None trains on the whole training set
+    max_val_steps: int | None = None  # validation batches per epoch; None validates on the whole set
     batch_size: int = 32
     lr: float | None = None  # None: TrainConfig's default for the optimizer (0.002 adamw, 0.05 sgd)
     optimizer: str = "adamw"  # AdamW learns in a few hundred steps where SGD has barely started (recipe below)
@@ -162,8 +163,9 @@ class TrainObjective:
         from ..train import TrainConfig
 
         s = self.settings
-        return TrainConfig(epochs=s.epochs, max_steps=s.max_steps, batch_size=s.batch_size, optimizer=s.optimizer,
-                           lr=s.lr, seed=s.seed, channels_last=s.channels_last, out_dir=out_dir)
+        return TrainConfig(epochs=s.epochs, max_steps=s.max_steps, max_val_steps=s.max_val_steps,
+                           batch_size=s.batch_size, optimizer=s.optimizer, lr=s.lr, seed=s.seed,
+                           channels_last=s.channels_last, out_dir=out_dir)
 
     def check(self, spec: Any) -> None:
         """User errors before the study starts: bad data, bad training options, a network that
