@@ -569,6 +569,19 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from archbench.cli.app import main
 
+    if os.environ.get("PARALLEL_SEARCH_AT") == "launch":
+        # Ctrl-C in the moment the workers are being launched: sent just before the first starts
+        import multiprocessing.context
+
+        Path(results, "release").write_text("")
+        start = multiprocessing.context.SpawnProcess.start
+
+        def start_after_ctrl_c(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            start(self)
+
+        multiprocessing.context.SpawnProcess.start = start_after_ctrl_c
+
     sys.argv = ["archbench", "search", "--space", sys.argv[1], "--objective", "naswot", "--results", results,
                 "--trials", "8", "--workers", "2"]
     main()
@@ -631,6 +644,26 @@ def test_ctrl_c_in_a_two_worker_search_keeps_every_finished_trial_and_the_rerun_
     assert finished.items() <= {t.number: (t.state.name, t.values) for t in study.trials}.items()
     complete = [t.params for t in study.trials if t.state.name == "COMPLETE"]
     assert all(t.params in complete for t in interrupted)  # evaluated again, not lost
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="blocking a signal needs POSIX threads")
+def test_ctrl_c_while_the_workers_are_launched_is_not_lost(tmp_path: Path):
+    """The launch ignores SIGINT (so that no worker dies with a traceback while importing); a
+    Ctrl-C in that moment used to vanish and the search ran on. It now stops the search: one
+    line, exit 130, and the same command again completes the study."""
+    script = tmp_path / "parallel_search.py"
+    script.write_text(PARALLEL_SEARCH)
+    results = tmp_path / "results"
+    results.mkdir()
+    command = [sys.executable, str(script), TINY_SPACE, str(results)]
+    env = {**os.environ, "PARALLEL_SEARCH_AT": "launch"}
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600,
+                          start_new_session=True)
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr and "run the same command to finish the search" in proc.stderr
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert counted_trials(optuna.load_study(study_name="tiny", storage=_journal(results / "tiny"))) == 8
 
 
 @pytest.mark.parametrize("command", [["validate", "googlenet"], ["show", "googlenet"], ["cost", "googlenet"]])

@@ -411,7 +411,7 @@ WORKER_GRACE_S = 60.0  # after Ctrl-C, how long the workers get to record their 
 
 
 def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interruptible: bool) -> None:
-    """One worker process. It starts with SIGINT ignored (see :func:`_start_workers`), so that a
+    """One worker process. It starts with SIGINT blocked (see :func:`_start_workers`), so that a
     Ctrl-C while it imports torch cannot end it with a traceback; ``stop``, set by the parent on
     Ctrl-C, ends a worker that was still starting then, before its first trial or after its current one."""
     import signal
@@ -419,6 +419,10 @@ def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interru
     if interruptible:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        if interruptible and hasattr(signal, "pthread_sigmask"):
+            # a Ctrl-C that came while this process started (blocked, so pending) is delivered now
+            # and ends it here, before any trial
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         if stop.is_set():
             return
         import optuna
@@ -446,19 +450,40 @@ def _new_workers(config: SearchConfig, shares: list[int], stop: Any) -> list[Any
 
 
 def _start_workers(procs: list[Any]) -> None:
-    """Start the workers with SIGINT ignored until :func:`_worker` runs (an ignored signal stays
-    ignored across exec; a blocked one does not reach a spawned process blocked)."""
+    """Start the workers so that a Ctrl-C during the launch neither ends a worker with a traceback
+    while it imports nor interrupts the launch itself, and is not lost.
+
+    SIGINT is blocked in this thread meanwhile: a spawned process keeps the signal mask it was
+    started with, and :func:`_worker` unblocks SIGINT once it can handle it (a Ctrl-C that came in
+    between, pending, then ends that worker before its first trial). In this process a Ctrl-C
+    during the launch (delivered to another thread, or pending here) is only recorded, and raised
+    once every worker has started; ``run_search`` then stops them. Without ``pthread_sigmask``
+    (Windows) SIGINT is ignored during the launch instead; a search that ignores SIGINT (started
+    in the background) keeps ignoring it, in its workers too."""
     import signal
     import threading
 
-    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    if threading.current_thread() is not threading.main_thread():  # only it may set signal handlers
+        for p in procs:
+            p.start()
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    block = hasattr(signal, "pthread_sigmask") and previous is not signal.SIG_IGN
+    interrupted: list[int] = []
+    if block:
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    else:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for p in procs:
             p.start()
     finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous)
+        if block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending Ctrl-C is raised here
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _stop_workers(procs: list[Any], stop: Any) -> None:
