@@ -437,3 +437,22 @@ def test_validation_steps_cap_each_epochs_validation(monkeypatch, tmp_path):
                                  "--pruner", "none", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert seen and set(seen) == {3}
+
+
+def test_proxies_beside_the_train_objective_score_the_network_as_trained(monkeypatch, tmp_path):
+    """With ``--price-at data`` a proxy objective next to ``train`` sees the network adapted to the
+    data (its input size), as the budgets do; without it, the space's network at its own input."""
+    seen = []
+
+    def record(model, shape):
+        seen.append(tuple(shape))
+        return 1.0
+
+    monkeypatch.setitem(OBJECTIVES, "naswot", OBJECTIVES["naswot"].__class__("naswot", "maximize", True, record, "x"))
+    for price_at, expected in (("data", (3, 40, 40)), ("space", (3, 32, 32))):
+        seen.clear()
+        config = SearchConfig(space=TINY_SPACE, budgets=["3MFLOPs"], objectives=["train", "naswot"], trials=2,
+                              results=str(tmp_path / price_at), seed=0, price_at=price_at,
+                              train=TrainSettings(**FAST, pruner="none", image_size=40))
+        run_search(config)
+        assert seen and set(seen) == {expected}

@@ -244,11 +244,13 @@ class Evaluator:
         cached = self._cached(trial, digest)
         if cached is not None:
             return cached
-        model = None
+        model, scored = None, priced.spec
         if any(o.needs_model for o in self.objectives) or any(b.kind == "latency" for b in self.budgets):
             from ..nn import build
 
-            model = build(priced.spec)
+            if self.adapt is not None:  # --price-at data: the proxies score the network as trained too
+                scored = self.adapt(priced.spec)
+            model = build(scored)
         if not self._check_measured_budgets(trial, priced, model):
             return self._worst()
         results = []
@@ -256,7 +258,7 @@ class Evaluator:
             if objective.needs_trial:
                 value = objective.fn(priced, trial)
             elif objective.needs_model:
-                value = objective.fn(model, priced.spec.input)
+                value = objective.fn(model, scored.input)
             else:
                 value = objective.fn(priced)
             if not math.isfinite(value):  # fails this trial only; the search goes on
