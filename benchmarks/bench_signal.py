@@ -27,7 +27,8 @@ All runs use the shipped recipe (``archbench.search.train_objective.RECIPE``: sy
 On other data. ``--data`` (any source ``archbench train`` reads: an image folder, a .npz/.pt
 file, ``cifar10:ROOT``) replaces the recipe's synthetic set, and ``--image-size``,
 ``--val-fraction``, ``--epochs``, ``--max-steps`` and ``--val-steps`` (per epoch), ``--batch-size``, ``--stem`` and
-``--budget`` replace the other settings (``--price-at data`` prices the budget as trained); the rest of the recipe stays. The results then go to
+``--budget`` replace the other settings (``--price-at data`` prices the budget as trained); the
+rest of the recipe stays. The results then go to
 ``benchmarks/results/signal-<data>`` unless ``--out`` says otherwise, so the shipped evidence is
 never overwritten. For example, on CIFAR-10 with 200 steps per epoch:
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import tempfile
@@ -99,7 +101,9 @@ def train_spec(spec: Any, data: Any, seed: int) -> dict[str, float]:
             "flops_trained": report.flops, "params_trained": report.params()}
 
 
+@functools.lru_cache(maxsize=1)
 def load_recipe_data(seed: int = 0) -> Any:
+    """The recipe's data (loaded once: ``main`` reads its classes, the sub-commands train on it)."""
     from archbench.train import load_data
 
     settings, _ = recipe()
@@ -331,7 +335,8 @@ def main() -> None:
     recipe_flags.add_argument("--val-fraction", type=float)
     recipe_flags.add_argument("--epochs", type=int)
     recipe_flags.add_argument("--max-steps", type=int, help="training steps per epoch at most")
-    recipe_flags.add_argument("--val-steps", type=int, dest="max_val_steps", help="validation batches per epoch at most")
+    recipe_flags.add_argument("--val-steps", type=int, dest="max_val_steps",
+                              help="validation batches per epoch at most")
     recipe_flags.add_argument("--batch-size", type=int)
     recipe_flags.add_argument("--stem", choices=("auto", "imagenet", "small"))
     recipe_flags.add_argument("--budget", help="e.g. 0.15GFLOPs (priced at the space's own input size)")

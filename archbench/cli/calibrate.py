@@ -52,8 +52,8 @@ def calibrate(
     from ..search.train_objective import TrainSettings
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampling study is an internal detail
-    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps, max_val_steps=val_steps,
-                             batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem,
+    settings = TrainSettings(data=data, image_size=image_size, epochs=epochs, max_steps=max_steps,
+                             max_val_steps=val_steps, batch_size=batch_size, seed=seed, pruner="none", aux=aux, stem=stem,
                              val_fraction=val_fraction, optimizer=optimizer, lr=lr)
     config = CalibrationConfig(space=space, samples=samples, budgets=tuple(budget or ()), train=settings, seed=seed,
                                price_at=price_at)

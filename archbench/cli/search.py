@@ -79,7 +79,8 @@ def search(
                           study=study, storage=storage, workers=workers, seed=seed, repair=repair,
                           results=results, sampler=sampler, price_at=price_at,
                           train=None if data is None else TrainSettings(
-                              data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps, max_val_steps=val_steps,
+                              data=data, image_size=image_size, epochs=train_epochs, max_steps=train_steps,
+                              max_val_steps=val_steps,
                               batch_size=batch_size if train_batch is None else train_batch, pruner=pruner, seed=seed,
                               aux=train_aux, stem=stem, val_fraction=val_fraction, optimizer=optimizer, lr=lr),
                           warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4),

@@ -147,18 +147,10 @@ class Rewrite:
             scaled = self._scaled[width] = scale_width(width, self.width, self.divisor)
         return scaled
 
-    def _fields(self) -> tuple:
-        return self.width, self.divisor, self.factorize, self.unstride
-
     def _replace(self, **changes: Any) -> "Rewrite":
         """A copy with some fields changed (as ``NamedTuple._replace``)."""
-        return Rewrite(**{**dict(zip(("width", "divisor", "factorize", "unstride"), self._fields())), **changes})
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Rewrite) and self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
+        fields = {"width": self.width, "divisor": self.divisor, "factorize": self.factorize, "unstride": self.unstride}
+        return Rewrite(**{**fields, **changes})
 
     def __repr__(self) -> str:
         return (f"Rewrite(width={self.width!r}, divisor={self.divisor!r}, factorize={self.factorize!r}, "
