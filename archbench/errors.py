@@ -51,3 +51,15 @@ class CandidateError(ArchbenchError):
     In a search this fails only that candidate's trial; any other exception raised while
     evaluating a trial is a bug in archbench, and stops the search with its traceback.
     """
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a misspelt ``word``, or ''
+    (case and ``-``/``_`` ignored, as users write names)."""
+    import difflib
+
+    folded = {c.lower().replace("-", "_"): c for c in choices}
+    close = difflib.get_close_matches(word.lower().replace("-", "_"), list(folded), n=2, cutoff=0.75)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{folded[c]}'" for c in close) + "?)"

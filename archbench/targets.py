@@ -106,7 +106,11 @@ def _call_factory(target: str) -> Any:
     try:
         module = _import(module_name)
     except Exception as exc:  # ImportError, or any error raised while importing user code
-        raise TargetError(f"{target}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            hint = (f" (is the package that provides {exc.name!r} installed in this environment? "
+                    f"or give a file path, ./file.py:{attr})")
+        raise TargetError(f"{target}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}{hint}") from None
     factory = getattr(module, attr, None)
     if factory is None:
         raise TargetError(f"{target}: module {module_name!r} has no attribute {attr!r}")

@@ -48,12 +48,13 @@ def parse_budget(text: str) -> Budget:
 
 
 def _with_unit(text: str, value: float, unit: str) -> Budget:
-    fl = re.fullmatch(r"([kKMGT]?)(FLOPs?|FLOPS|flops|MACs?|MACS|macs)", unit)
+    # Counts read in any case (1.5gflops, 6mparams): nobody prices milli-FLOPs, so m is mega.
+    fl = re.fullmatch(r"([kmgt]?)(flops?|macs?)", unit, re.IGNORECASE)
     if fl:
-        return Budget("flops", value * _PREFIX[fl.group(1)], text.strip())
-    pa = re.fullmatch(r"([kKMGT]?)(params?)?", unit)
+        return Budget("flops", value * _PREFIX[fl.group(1).upper()], text.strip())
+    pa = re.fullmatch(r"([kKMGT]?)(params?)?", unit) or re.fullmatch(r"([kmgt]?)(params?)", unit, re.IGNORECASE)
     if pa and (pa.group(1) or pa.group(2)):
-        return Budget("params", value * _PREFIX[pa.group(1)], text.strip())
+        return Budget("params", value * _PREFIX[pa.group(1).upper()], text.strip())
     if unit in _TIME:
         return Budget("latency", value * _TIME[unit], text.strip())
     if unit in _BYTES:

@@ -89,7 +89,7 @@ def calibrate(
         return
 
     table = make_table(f"{name}: Spearman with validation top-1 and margins over the baselines, bootstrap 95% "
-                       f"intervals ({samples} samples, {epochs} epochs)",
+                       f"intervals ({samples} samples, {epochs} epoch{'s' if epochs != 1 else ''})",
                        ["objective", "Spearman", "minus params", "minus FLOPs", "beats both"], left=("objective",))
     for row in result.correlations.to_dict(orient="records"):
         table.add_row(row["objective"], _with_interval(row, "spearman"), _with_interval(row, "margin_params"),
@@ -99,9 +99,15 @@ def calibrate(
     acc = result.samples["accuracy"]
     console.print(f"accuracy over the samples: min {acc.min():.3f}, median {acc.median():.3f}, max {acc.max():.3f}.")
     console.print(summary(result.correlations))
+    if samples < FEW_SAMPLES:
+        console.print(f"[yellow]{samples} samples are too few to rank signals: two unrelated rankings of "
+                      f"{samples} networks give |Spearman| above 0.5 {chance_above(samples, 0.5):.0%} of the time, "
+                      f"and a bootstrap over so few points understates that. Use --samples {FEW_SAMPLES * 2} or "
+                      f"more for a verdict.[/yellow]")
     console.print(f"wrote {folder}/ (samples.csv, correlations.csv, correlations.md, calibration.json, {plot.name})")
 
 
+FEW_SAMPLES = 10  # below this, Spearman's null distribution is too wide to read anything from one run
 OUTPUTS = ("samples.csv", "correlations.csv", "correlations.md", "calibration.json", "calibration.png")
 
 
@@ -118,6 +124,17 @@ def _check_outputs(folder: Path, overwrite: bool) -> None:
     if folder.is_dir():
         for name in OUTPUTS:
             check_output(folder / name, None, "--out")
+
+
+def chance_above(n: int, rho: float) -> float:
+    """Probability that |Spearman| of two independent random rankings of ``n`` items exceeds
+    ``rho``: exact, over all n! orders (meant for the few-sample warning, n < 10)."""
+    import itertools
+
+    orders = list(itertools.permutations(range(n))) if n > 1 else [(0,)]
+    scale = n * (n * n - 1) if n > 1 else 1
+    hits = sum(abs(1 - 6 * sum((i - x) ** 2 for i, x in enumerate(p)) / scale) > rho for p in orders)
+    return hits / len(orders)
 
 
 def _with_interval(row: dict, key: str) -> str:

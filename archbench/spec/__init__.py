@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, did_you_mean
 from ..files import read_text
 from .canonical import architecture_hash, dump_yaml, to_dict
 from .derive import derive
@@ -38,10 +38,20 @@ def read_raw(target: str, relative_to: str | None = None) -> tuple[Any, str]:
         if not path.is_file():
             raise SpecError([Problem(str(path), "", "is a folder, expected a spec file" if path.is_dir() else "no such file")])
         return load_yaml(read_text(path, "spec file"), str(path)), str(path)
-    if target in zoo.names():
-        return load_yaml(read_text(zoo.path(target), "spec file"), target), target
-    raise SpecError([Problem(target, "", "not a spec file or a zoo network; zoo networks are: "
-                             + ", ".join(zoo.names()))])
+    name = zoo_name(target)
+    if name is not None:
+        return load_yaml(read_text(zoo.path(name), "spec file"), name), name
+    raise SpecError([Problem(target, "", "not a spec file or a zoo network" + did_you_mean(target, zoo.names())
+                             + "; zoo networks are: " + ", ".join(zoo.names()))])
+
+
+def zoo_name(target: str) -> str | None:
+    """The zoo network ``target`` names, spelt as users write the papers' names: any case,
+    ``-`` for ``_`` (``GoogLeNet``, ``inception-v3``); None when it names none."""
+    from .. import zoo
+
+    name = target.lower().replace("-", "_")
+    return name if name in zoo.names() else None
 
 
 def loads(text: str, source: str = "<string>") -> Spec:

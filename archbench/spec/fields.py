@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, did_you_mean
 from .yaml_lines import line_of
 
 Pair = tuple[int, int]
@@ -151,7 +151,8 @@ def check_keys(ctx: Ctx, m: Mapping, path: str, allowed: tuple[str, ...], what: 
     for key in m:
         if key not in allowed:
             ctx.error(m, key, join(path, str(key)),
-                      f"unknown field '{key}' for {what}; expected one of: {', '.join(allowed)}")
+                      f"unknown field '{key}' for {what}{did_you_mean(str(key), allowed)}; "
+                      f"expected one of: {', '.join(allowed)}")
 
 
 def optional_act(value: str | None) -> str | None:
