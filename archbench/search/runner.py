@@ -88,7 +88,7 @@ def check_study_name(name: str) -> str:
     ``--study ../escape`` cannot write outside it."""
     if not _STUDY_NAME.match(name) or ".." in name:
         raise ArchbenchError(f"--study {name!r}: expected a plain name (letters, digits, '_', '-', '.'; "
-                             "no '/' or '..'): it names the study's folder under --results")
+                             "no '/' or '..'): it names the study's folder under --out")
     return name
 
 
@@ -386,7 +386,79 @@ def remaining_trials(config: SearchConfig, study: Any) -> int:
     return max(0, config.trials - counted_trials(study))
 
 
-def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0) -> Any:
+# The settings that decide what a trial's values mean, by the option that sets them: a study's
+# trials are ranked together, so a resumed or extended study must keep every one of them.
+SETTING_OPTIONS = {"space": "--space", "budgets": "--budget", "objectives": "--objective", "price_at": "--price-at"}
+# The train objective's settings that change the accuracy it measures (the pruner only decides
+# when a trial stops, and the memory layout how fast it runs: those may change).
+TRAIN_OPTIONS = {"data": "--data", "image_size": "--image-size", "val_fraction": "--val-fraction",
+                 "epochs": "--train-epochs", "max_steps": "--train-steps", "max_val_steps": "--val-steps",
+                 "batch_size": "--batch-size", "lr": "--lr", "optimizer": "--optimizer", "seed": "--seed",
+                 "aux": "--aux", "stem": "--stem"}
+
+
+def study_settings(config: SearchConfig, budgets: list[Budget], objectives: list[Objective]) -> dict[str, Any]:
+    """What a study records about its trials (user attributes, JSON) and a resumed run must repeat."""
+    settings: dict[str, Any] = {"space": config.space, "budgets": [b.text for b in budgets],
+                                "price_at": config.price_at, "objectives": [o.name for o in objectives]}
+    if config.train is not None:
+        settings["train"] = {key: getattr(config.train, key) for key in TRAIN_OPTIONS}
+    return settings
+
+
+def _same(key: str, recorded: Any, wanted: Any) -> bool:
+    """Equal settings, also when written differently: ``1.5GFLOPs`` and ``1500MMACs``, or a space
+    file named by another path."""
+    from ..units import parse_budget
+
+    if key == "budgets":
+        def normal(texts: list[str]) -> list[tuple[str, float]]:
+            return sorted((b.kind, b.limit) for b in map(parse_budget, texts))
+
+        a, b = normal(recorded), normal(wanted)
+        return len(a) == len(b) and all(k == l and math.isclose(x, y, rel_tol=1e-9) for (k, x), (l, y) in zip(a, b))
+    if key == "space" and recorded != wanted:
+        return Path(recorded).is_file() and Path(wanted).is_file() and Path(recorded).resolve() == Path(wanted).resolve()
+    return recorded == wanted
+
+
+def changed_settings(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(option, recorded, wanted)`` for each setting the study recorded that this run changes.
+    Settings a study did not record (one written by an older archbench) are not compared."""
+    changed = []
+    for key, option in SETTING_OPTIONS.items():
+        if key in recorded and key in wanted and not _same(key, recorded[key], wanted[key]):
+            changed.append((option, recorded[key], wanted[key]))
+    old, new = recorded.get("train"), wanted.get("train")
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed += [(option, old[key], new[key]) for key, option in TRAIN_OPTIONS.items()
+                    if key in old and old[key] != new[key]]
+    return changed
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value)) if value else "(none)"
+    return "(default)" if value is None else str(value)
+
+
+def check_same_settings(name: str, recorded: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """Refuse to add trials of other settings to a study (another budget would rank a network over
+    the new budget as its best), as ``train --resume`` refuses changed options."""
+    changed = changed_settings(recorded, wanted)
+    if not changed:
+        return
+    lines = "\n".join(f"  {option}: {_shown(old)} (the study's) -> {_shown(new)} (this run's)"
+                      for option, old, new in changed)
+    raise ArchbenchError(f"study {name!r} was run with other settings; its trials and this run's would be ranked "
+                         f"together:\n{lines}\nRun it with the study's settings to resume or extend it, or start a "
+                         "new study for the new ones (--study NAME, or another --out).")
+
+
+def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0,
+               budgets: list[Budget] | None = None) -> Any:
+    """Create or load the study. With ``budgets``, an existing study whose recorded settings
+    (:func:`study_settings`) differ from this run's is refused before anything is added to it."""
     import optuna
 
     name = study_name(config, space)
@@ -400,6 +472,8 @@ def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Object
     if [d.name.lower() for d in study.directions] != directions:
         raise ArchbenchError(f"study {name!r} exists with objectives of directions "
                              f"{[d.name.lower() for d in study.directions]}; use another --study name")
+    if budgets is not None:
+        check_same_settings(name, study.user_attrs, study_settings(config, budgets, objectives))
     existing = len(study.get_trials(deepcopy=False))
     if existing:  # a resumed study: continue the sampler rather than repeat its first points
         study.sampler = _sampler(config, worker, multi, resumed_at=existing)
@@ -431,7 +505,7 @@ def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interru
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         space, budgets, objectives = prepare(config)
-        study = open_study(config, space, objectives, worker)
+        study = open_study(config, space, objectives, worker, budgets)
         study.optimize(Evaluator(space, budgets, objectives, config.repair, pricing_adapter(config, objectives)),
                        n_trials=n_trials,
                        catch=CANDIDATE_FAILURES, timeout=config.timeout,
@@ -513,7 +587,7 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
     # Optuna's own log would print a traceback per failed trial; failures are in the trials table
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space, budgets, objectives = prepare(config)
-    study = open_study(config, space, objectives)
+    study = open_study(config, space, objectives, budgets=budgets)
     if not config.storage:
         recover_stale(study)
     if not study.trials:
@@ -522,10 +596,8 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
             train = next(o.fn for o in objectives if o.name == "train")
             warm_up(study, space, budgets, config.warmup, train, config.seed, config.repair,
                     pricing_adapter(config, objectives))
-    study.set_user_attr("space", config.space)
-    study.set_user_attr("budgets", [b.text for b in budgets])
-    study.set_user_attr("price_at", config.price_at)
-    study.set_user_attr("objectives", [o.name for o in objectives])
+    for key, value in study_settings(config, budgets, objectives).items():
+        study.set_user_attr(key, value)
     todo = remaining_trials(config, study)
     if not todo:
         return study
