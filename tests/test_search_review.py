@@ -96,3 +96,120 @@ def test_library_search_refuses_another_space_file_but_not_another_path_to_it(tm
     with pytest.raises(ArchbenchError, match="--space: .*tiny.yaml \\(the study's\\) -> .*other/tiny.yaml"):
         run_search(SearchConfig(space=str(other / "tiny.yaml"), objectives=["params"], trials=4,
                                 results=str(tmp_path)))
+
+
+# ---------------------------------------------------------------------------- 2: latency budgets
+def _fixed_latency(monkeypatch, ms: float) -> None:
+    """Every candidate times at ``ms``: the measurement is the one thing a test cannot control."""
+    from archbench.search import objectives
+
+    monkeypatch.setattr(objectives, "_latency", lambda model, shape: ms)
+
+
+@pytest.mark.parametrize("budget,feasible,usage", [("20ms", False, 1.5), ("50ms", True, 0.6)])
+def test_latency_budget_is_in_the_table_and_in_budget_usage(tmp_path: Path, monkeypatch, budget, feasible, usage):
+    import pandas as pd
+
+    _fixed_latency(monkeypatch, 30.0)
+    code, output = run_cli(search_args(tmp_path, "--budget", budget, trials=2))
+    assert code == 0, output
+    table = pd.read_csv(tmp_path / "tiny" / "trials.csv")
+    assert list(table["latency_ms"]) == [30.0, 30.0]
+    assert list(table["budget_usage"]) == pytest.approx([usage, usage])
+    assert list(table["feasible"]) == [feasible, feasible]
+    assert table["params"].notna().all() and table["flops"].notna().all()  # measured, feasible or not
+    if not feasible:
+        assert list(table["over_budget"]) == ["20ms (1.50x)"] * 2
+        assert "over_budget" in " ".join(output.split())  # the summary says where to look
+    text = " ".join(output.split())
+    assert "latency is timed on each built candidate and checked, not repaired" in text
+
+
+def test_an_infeasible_trial_shows_the_objective_values_it_measured(tmp_path: Path, monkeypatch):
+    import pandas as pd
+
+    _fixed_latency(monkeypatch, 30.0)
+    args = ["search", "--space", TINY_SPACE, "--objective", "latency", "--objective", "params", "--trials", "2",
+            "--budget", "20ms", "--out", str(tmp_path)]
+    assert run_cli(args)[0] == 0
+    table = pd.read_csv(tmp_path / "tiny" / "trials.csv")
+    assert list(table["latency"]) == [30.0, 30.0] and not table["feasible"].any()
+    assert (table["params"] > 0).all()
+
+
+# ---------------------------------------------------------------------------- 3: loose budgets
+def test_a_unitless_budget_far_above_the_space_warns_how_it_was_read(tmp_path: Path):
+    from archbench.search.budget import largest_network
+    from archbench.search.space import load_space
+    from archbench.units import parse_budget
+
+    space = load_space(TINY_SPACE)
+    top = largest_network(space, [parse_budget("1G")], 4.0)
+    code, output = run_cli(search_args(tmp_path, "--budget", "1G", trials=1))
+    text = " ".join(output.split())
+    assert code == 0, output
+    assert "--budget 1G reads as 1 G params" in text and "write 1GFLOPs for FLOPs" in text
+    assert f"has {top.params / 1e6:.3g} M params" in text
+    assert top.params < 0.9e9 and top.spec.width_multiplier == 4.0
+    # every trial of the search is within what the warning said the largest network costs
+    assert max(t.user_attrs["params"] for t in load(tmp_path / "tiny").trials) <= top.params
+
+
+def test_a_huge_flops_budget_warns_and_a_fitting_one_does_not(tmp_path: Path):
+    code, output = run_cli(search_args(tmp_path, "--budget", "1TFLOPs", trials=1))
+    text = " ".join(output.split())
+    assert code == 0 and "--budget 1TFLOPs is far above the space" in text and "reads as" not in text
+    code, output = run_cli(search_args(tmp_path / "fits", "--budget", "2MFLOPs", trials=1))
+    assert code == 0 and "far above" not in output
+
+
+# ---------------------------------------------------------------------------- 4: found specs' metadata
+def test_found_specs_carry_no_metadata_of_the_base_network(tmp_path: Path):
+    from archbench.spec import load_spec
+
+    study = run_search(SearchConfig(space="inception_v1", objectives=["params"], trials=2, results=str(tmp_path)))
+    from archbench.search.report import write_report
+
+    written = write_report(study, tmp_path / "inception_v1")
+    spec = load_spec(written["best_1"])
+    assert spec.meta == () and spec.reference == ""
+    assert "derived from torchvision googlenet" in spec.description
+    text = written["best_1"].read_text()
+    assert "meta:" not in text and "reference:" not in text
+
+
+# ---------------------------------------------------------------------------- 5: what was optimised
+def test_search_summary_names_objective_direction_and_best_values(tmp_path: Path):
+    code, output = run_cli(search_args(tmp_path, trials=4))
+    assert code == 0, output
+    study = load(tmp_path / "tiny")
+    best = max((t for t in study.trials), key=lambda t: t.value)
+    text = " ".join(output.split())
+    assert "objective: params (maximised) under 2MFLOPs; 4 of 4 trials feasible" in text
+    assert f"trial {best.number}: params {best.value:,.0f}; budget usage {best.user_attrs['budget_usage']:.0%}" in text
+    assert text.index("best trials, best first") < text.index(f"01_trial{best.number}.yaml")
+
+
+def test_pareto_md_of_one_objective_is_sorted_best_first_and_titled_so(tmp_path: Path):
+    import pandas as pd
+
+    assert run_cli(search_args(tmp_path, trials=6))[0] == 0
+    table = pd.read_csv(tmp_path / "tiny" / "pareto.csv")
+    assert list(table["params"]) == sorted(table["params"], reverse=True) and len(table) == 5
+    first = (tmp_path / "tiny" / "pareto.md").read_text().splitlines()[0]
+    assert first == "study tiny: the 5 best feasible trials by params maximised, best first"
+
+
+# ---------------------------------------------------------------------------- 7: report
+def test_report_of_a_missing_sqlite_file_creates_nothing(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, output = run_cli(["report", "nope", "--storage", "sqlite:///nope.db"])
+    assert code == 2 and "Traceback" not in output
+    assert "no such study database" in " ".join(output.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_study_name_error_names_the_out_option(tmp_path: Path):
+    code, output = run_cli(search_args(tmp_path, "--study", "../escape"))
+    text = " ".join(output.split())
+    assert code == 2 and "folder under --out" in text and "--results" not in text

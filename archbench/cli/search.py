@@ -192,7 +192,9 @@ def _best_written(study, written: dict) -> list[tuple[Path, object]]:
 
 def _objectives_line(study) -> str:
     """``objective: params (maximised) under 1.5GFLOPs``: what the search optimised, which way."""
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    from ..search.report import objective_names
+
+    names = objective_names(study)
     what = ", ".join(f"{name} ({'maximised' if d.name == 'MAXIMIZE' else 'minimised'})"
                      for name, d in zip(names, study.directions))
     budgets = study.user_attrs.get("budgets") or []
@@ -201,14 +203,16 @@ def _objectives_line(study) -> str:
 
 def _number(value: float) -> str:
     """A count with thousands separators (params, FLOPs), anything else to 4 significant digits."""
-    if float(value).is_integer() and abs(value) >= 1e4:
+    if float(value).is_integer() and abs(value) < 1e18:
         return f"{value:,.0f}"
     return f"{value:.4g}"
 
 
 def _trial_line(study, trial) -> str:
     """``trial 7: params 7,556,152; budget usage 94%``."""
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    from ..search.report import objective_names
+
+    names = objective_names(study)
     values = "; ".join(f"{name} {_number(v)}" for name, v in zip(names, trial.values or []))
     usage = trial.user_attrs.get("budget_usage")
     return f"trial {trial.number}: {values}" + (f"; budget usage {usage:.0%}" if usage else "")

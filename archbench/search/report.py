@@ -45,6 +45,12 @@ def check_report_folder(folder: str | Path, option: str = "--out") -> Path:
 COST_OF_OBJECTIVE = {"flops": "flops", "params": "params", "latency": "latency_ms"}
 
 
+def objective_names(study: Any) -> list[str]:
+    """The study's objective names, as its columns are headed (``objective0``... for a study that
+    did not record them)."""
+    return study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+
+
 def budget_kinds(study: Any) -> set[str]:
     """The kinds of the study's budgets (flops, params, latency, memory)."""
     from ..units import parse_budget
@@ -55,7 +61,7 @@ def budget_kinds(study: Any) -> set[str]:
 def trial_rows(study: Any) -> list[dict[str, Any]]:
     """One row per trial: its parameters, every cost a budget limits (``latency_ms`` and
     ``memory`` in bytes under such budgets), budget usage, feasibility, objectives, state."""
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    names = objective_names(study)
     kinds = budget_kinds(study)
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -121,7 +127,7 @@ def best_trials(study: Any, top: int = 5) -> list[Any]:
 
 def best_caption(study: Any, count: int) -> str:
     """The title of ``pareto.md``: which trials, ranked by what, in which order."""
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    names = objective_names(study)
     ways = [f"{n} {'maximised' if d.name == 'MAXIMIZE' else 'minimised'}" for n, d in zip(names, study.directions)]
     if len(names) > 1:
         return (f"study {study.study_name}: Pareto front of the feasible trials ({', '.join(ways)}), "
@@ -239,7 +245,7 @@ def param_importances(study: Any) -> Any:
     import pandas as pd
     from optuna.trial import TrialState
 
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    names = objective_names(study)
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if not t.user_attrs.get("infeasible") and "cached_from" not in t.user_attrs
               and all(math.isfinite(v) for v in t.values)]
