@@ -121,6 +121,8 @@ def test_latency_budget_is_in_the_table_and_in_budget_usage(tmp_path: Path, monk
     if not feasible:
         assert list(table["over_budget"]) == ["20ms (1.50x)"] * 2
         assert "over_budget" in " ".join(output.split())  # the summary says where to look
+        caption = (tmp_path / "tiny" / "pareto.md").read_text().splitlines()[0]
+        assert caption == "study tiny: no feasible trial (params maximised)"
     text = " ".join(output.split())
     assert "latency is timed on each built candidate and checked, not repaired" in text
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import ArchbenchError
 from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption,
                      ValStepsOption, check_at_least, check_threads, console, err_console, user_errors)
+
+if TYPE_CHECKING:  # the search modules import torch-side code lazily; --help stays light
+    from ..search.objectives import Objective
+    from ..search.runner import SearchConfig
+    from ..search.space import SearchSpace
+    from ..units import Budget
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -124,7 +130,8 @@ def search(
             console.print(line, markup=False, highlight=False)
 
 
-def _print_notes(config, space, budgets, objectives) -> None:
+def _print_notes(config: SearchConfig, space: SearchSpace, budgets: list[Budget],
+                 objectives: list[Objective]) -> None:
     """Warnings before the search (stderr): a journal on a network file system, a budget the
     space cannot come near, a latency budget (checked, never repaired)."""
     from ..search.budget import latency_note, loose_budget_notes
@@ -184,13 +191,13 @@ def summarize(study, written: dict, folder: Path, as_json: bool = False) -> None
                       if not feasible else "[yellow]no best specs written[/] (the study has no search space recorded)")
 
 
-def _best_written(study, written: dict) -> list[tuple[Path, object]]:
+def _best_written(study: Any, written: dict[str, Path]) -> list[tuple[Path, Any]]:
     """The best spec files written, each with its trial (``best/NN_trialK.yaml``), best first."""
     trials = {t.number: t for t in study.trials}
     return [(p, trials[int(p.stem.rsplit("trial", 1)[1])]) for k, p in written.items() if k.startswith("best_")]
 
 
-def _objectives_line(study) -> str:
+def _objectives_line(study: Any) -> str:
     """``objective: params (maximised) under 1.5GFLOPs``: what the search optimised, which way."""
     from ..search.report import objective_names
 
@@ -208,7 +215,7 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _trial_line(study, trial) -> str:
+def _trial_line(study: Any, trial: Any) -> str:
     """``trial 7: params 7,556,152; budget usage 94%``."""
     from ..search.report import objective_names
 

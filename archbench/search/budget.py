@@ -188,7 +188,8 @@ def latency_note(budgets: list[Budget], repair_on: bool) -> str | None:
     timed = [b.text for b in budgets if b.kind == "latency"]
     if not timed or not repair_on:
         return None
+    scaled = ("" if any(b.kind in ANALYTIC for b in budgets) else
+              " Add a FLOPs budget beside it to have widths scaled down.")
     return (f"--budget {', '.join(timed)}: latency is timed on each built candidate and checked, not repaired "
             "(the repair scales widths into FLOPs, params and memory budgets only): a candidate over it is "
-            "infeasible (latency_ms and over_budget in the trials table). Add a FLOPs budget to have widths "
-            "scaled down.")
+            f"infeasible (latency_ms and over_budget in the trials table).{scaled}")

@@ -129,6 +129,8 @@ def best_caption(study: Any, count: int) -> str:
     """The title of ``pareto.md``: which trials, ranked by what, in which order."""
     names = objective_names(study)
     ways = [f"{n} {'maximised' if d.name == 'MAXIMIZE' else 'minimised'}" for n, d in zip(names, study.directions)]
+    if not count:
+        return f"study {study.study_name}: no feasible trial ({', '.join(ways)})"
     if len(names) > 1:
         return (f"study {study.study_name}: Pareto front of the feasible trials ({', '.join(ways)}), "
                 f"by {names[0]}, best first")

@@ -433,7 +433,8 @@ def _same(key: str, recorded: Any, wanted: Any) -> bool:
         a, b = normal(recorded), normal(wanted)
         return len(a) == len(b) and all(k == l and math.isclose(x, y, rel_tol=1e-9) for (k, x), (l, y) in zip(a, b))
     if key == "space" and recorded != wanted:
-        return Path(recorded).is_file() and Path(wanted).is_file() and Path(recorded).resolve() == Path(wanted).resolve()
+        a, b = Path(recorded), Path(wanted)
+        return a.is_file() and b.is_file() and a.resolve() == b.resolve()
     return recorded == wanted
 
 
