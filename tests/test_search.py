@@ -182,8 +182,9 @@ def test_sigkill_loses_no_finished_trial_and_resume_retries_the_running_one(tmp_
     complete_before = {t.number for t in killed if t.state.name == "COMPLETE"}
     running = [t for t in killed if t.state.name == "RUNNING"]
     assert running
-    # --trials is the study's size: two more than the finished ones (the killed trial does not count)
-    resumed = run_search(SearchConfig(space=TINY_SPACE, objectives=["params"], trials=len(complete_before) + 2,
+    # --trials is the study's size: two more than the finished ones (the killed trial does not count);
+    # the same objective as the killed run (a study refuses another): here the real naswot
+    resumed = run_search(SearchConfig(space=TINY_SPACE, objectives=["naswot"], trials=len(complete_before) + 2,
                                       results=str(tmp_path)))
     by_number = {t.number: t for t in resumed.trials}
     assert complete_before <= {n for n, t in by_number.items() if t.state.name == "COMPLETE"}

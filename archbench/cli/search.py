@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import ArchbenchError
 from .common import (AuxOption, LrOption, OptimizerOption, PriceAtOption, StemOption, ValFractionOption,
                      ValStepsOption, check_at_least, check_threads, console, err_console, user_errors)
+
+if TYPE_CHECKING:  # the search modules import torch-side code lazily; --help stays light
+    from ..search.objectives import Objective
+    from ..search.runner import SearchConfig
+    from ..search.space import SearchSpace
+    from ..units import Budget
 
 BUDGET_HELP = ("Budget with a unit, repeatable: 1.5GFLOPs or 1.5GMACs (the same: one multiply-add = one FLOP), "
                "6M or 6Mparams, 20ms (latency, batch 1), 512MB (peak inference memory). Default: the space's.")
@@ -65,7 +71,7 @@ def search(
     """Search the space's width/depth/factorization trade-offs under budgets (Optuna)."""
     from ..search.defaults import default_objective, objective_note
     from ..search.report import write_report
-    from ..search.runner import SearchConfig, SearchInterrupted, counted_trials, prepare, run_search, storage_note
+    from ..search.runner import SearchConfig, SearchInterrupted, counted_trials, prepare, run_search
     from ..search.train_objective import TrainSettings
     from ..search.warmup import WarmUp
     from .progress import progress
@@ -85,10 +91,8 @@ def search(
                               aux=train_aux, stem=stem, val_fraction=val_fraction, optimizer=optimizer, lr=lr),
                           warmup=None if warmup == 0 else WarmUp(warmup, warmup_top or max(1, warmup // 4),
                                                                  warmup_signal or default_objective()))
-    space_, _, _ = prepare(config)  # user errors (space, budgets, objectives, impossible budget) before any output
-    note = storage_note(config, study or space_.name)
-    if note:
-        err_console.print(f"[yellow]warning:[/] {note}", markup=True)
+    space_, budgets, objectives = prepare(config)  # user errors (space, budgets, objectives, ...) before any output
+    _print_notes(config, space_, budgets, objectives)
     state = {"done": 0, "feasible": 0, "best": None}
     with progress("search", total=trials, transient=not as_json) as update:
 
@@ -126,6 +130,22 @@ def search(
             console.print(line, markup=False, highlight=False)
 
 
+def _print_notes(config: SearchConfig, space: SearchSpace, budgets: list[Budget],
+                 objectives: list[Objective]) -> None:
+    """Warnings before the search (stderr): a journal on a network file system, a budget the
+    space cannot come near, a latency budget (checked, never repaired)."""
+    from ..search.budget import latency_note, loose_budget_notes
+    from ..search.runner import pricing_adapter, storage_note
+
+    notes = [storage_note(config, config.study or space.name),
+             *loose_budget_notes(space, budgets, config.repair, pricing_adapter(config, objectives))]
+    for note in filter(None, notes):
+        err_console.print(f"[yellow]warning:[/] {note}", markup=True)
+    note = latency_note(budgets, config.repair)
+    if note:
+        err_console.print(f"note: {note}", markup=False)
+
+
 def _set_threads(threads: int) -> None:
     """Torch's threads here, and in the worker processes (spawned: they read the environment)."""
     import os
@@ -138,14 +158,14 @@ def _set_threads(threads: int) -> None:
 
 
 def summarize(study, written: dict, folder: Path, as_json: bool = False) -> None:
-    """What was written, file by file, and why a plot or best specs are missing when they are."""
+    """What was written, file by file, what was optimised in which direction, and the best
+    trials with their values; why a plot or best specs are missing when they are."""
     finished = [t for t in study.trials if t.state.is_finished()]
     feasible = sum(1 for t in finished if t.state.name == "COMPLETE" and not t.user_attrs.get("infeasible"))
+    best = _best_written(study, written)
     if as_json:
         import json
 
-        trials = {t.number: t for t in study.trials}
-        best = [(p, trials[int(p.stem.rsplit("trial", 1)[1])]) for k, p in written.items() if k.startswith("best_")]
         typer.echo(json.dumps({
             "study": study.study_name, "folder": str(folder), "finished_trials": len(finished),
             "feasible_trials": feasible,
@@ -157,13 +177,52 @@ def summarize(study, written: dict, folder: Path, as_json: bool = False) -> None
         return
     console.print(f"study {study.study_name}: {len(finished)} finished trials in {folder}/: "
                   + ", ".join(p.name for k, p in written.items() if not k.startswith("best_")))
-    best = [p for k, p in written.items() if k.startswith("best_")]
-    for path in best:
-        console.print(f"  {path}")
+    console.print(f"{_objectives_line(study)}; {feasible} of {len(finished)} trials feasible", markup=False,
+                  highlight=False)
+    if best:
+        console.print("Pareto front (feasible trials):" if len(study.directions) > 1 else "best trials, best first:",
+                      markup=False)
+    for path, trial in best:
+        console.print(f"  {path}  {_trial_line(study, trial)}", markup=False, highlight=False)
     if not best:
         console.print(f"[yellow]no feasible trial[/] among {len(finished)}: no pareto.png and no best/*.yaml; "
-                      "loosen the budget, or check the trials table for why the trials failed or were infeasible"
+                      "loosen the budget, or see the trials table for why: the cost columns, budget_usage and "
+                      "over_budget of infeasible trials, failure of failed ones"
                       if not feasible else "[yellow]no best specs written[/] (the study has no search space recorded)")
+
+
+def _best_written(study: Any, written: dict[str, Path]) -> list[tuple[Path, Any]]:
+    """The best spec files written, each with its trial (``best/NN_trialK.yaml``), best first."""
+    trials = {t.number: t for t in study.trials}
+    return [(p, trials[int(p.stem.rsplit("trial", 1)[1])]) for k, p in written.items() if k.startswith("best_")]
+
+
+def _objectives_line(study: Any) -> str:
+    """``objective: params (maximised) under 1.5GFLOPs``: what the search optimised, which way."""
+    from ..search.report import objective_names
+
+    names = objective_names(study)
+    what = ", ".join(f"{name} ({'maximised' if d.name == 'MAXIMIZE' else 'minimised'})"
+                     for name, d in zip(names, study.directions))
+    budgets = study.user_attrs.get("budgets") or []
+    return f"objective{'s' * (len(names) > 1)}: {what} " + (f"under {', '.join(budgets)}" if budgets else "(no budget)")
+
+
+def _number(value: float) -> str:
+    """A count with thousands separators (params, FLOPs), anything else to 4 significant digits."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _trial_line(study: Any, trial: Any) -> str:
+    """``trial 7: params 7,556,152; budget usage 94%``."""
+    from ..search.report import objective_names
+
+    names = objective_names(study)
+    values = "; ".join(f"{name} {_number(v)}" for name, v in zip(names, trial.values or []))
+    usage = trial.user_attrs.get("budget_usage")
+    return f"trial {trial.number}: {values}" + (f"; budget usage {usage:.0%}" if usage else "")
 
 
 @user_errors
@@ -187,6 +246,8 @@ def report(
     results = results or out
     if storage is None and not (Path(results) / study / "study.journal").exists():
         raise ArchbenchError(f"no study {study!r} under {results}/ (expected {results}/{study}/study.journal)")
+    if storage is not None:
+        check_sqlite_exists(storage)
     check_report_folder(Path(results) / study, "--out")  # the tables' folder, before the study is read
     config = SearchConfig(storage=storage, results=results)
     try:
@@ -198,6 +259,23 @@ def report(
     if not as_json and "importance_csv" in written:
         _print_importance(written["importance_csv"])
     summarize(found, written, folder, as_json)
+
+
+def check_sqlite_exists(storage: str) -> None:
+    """``report`` reads a study: an SQLite URL naming no file is a typo, and opening it would
+    create an empty database there."""
+    if not storage.startswith("sqlite"):
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(storage).database
+    except ArgumentError:
+        raise ArchbenchError(f"--storage {storage!r}: not a database URL (sqlite:///path/to/study.db)") from None
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise ArchbenchError(f"--storage {storage}: no such study database ({Path(database).resolve()}); "
+                             "report reads an existing study: check the path")
 
 
 def _print_importance(path: Path) -> None:

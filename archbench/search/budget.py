@@ -12,11 +12,13 @@ built module; it is checked after the analytic ones (see :mod:`archbench.search.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..cost import analyze, inference_peak_bytes
-from ..errors import ArchbenchError
+from ..errors import ArchbenchError, ShapeError, SpecError
 from ..spec.schema import Spec
 from ..units import Budget
 
@@ -24,6 +26,7 @@ ANALYTIC = ("flops", "params", "memory")
 Adapt = Callable[[Spec], Spec]  # the network a candidate becomes where it is used (see ``price``)
 MEMORY_BATCH = 1  # a memory budget limits peak inference memory at batch 1, as latency is timed
 BAND = (0.9, 1.0)
+MAX_WIDTH = 4.0  # the widest width multiplier the repair may give a candidate
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def price(spec: Spec, budgets: list[Budget], adapt: Adapt | None = None) -> Pric
     return Priced(spec, costs["flops"], costs["params"], usage, costs.get("memory"))
 
 
-def repair(spec: Spec, budgets: list[Budget], min_width: float = 0.25, max_width: float = 4.0,
+def repair(spec: Spec, budgets: list[Budget], min_width: float = 0.25, max_width: float = MAX_WIDTH,
            steps: int = 24, adapt: Adapt | None = None) -> Priced:
     """Scale the width multiplier so the tightest analytic budget is 90-100% used.
 
@@ -109,3 +112,84 @@ def check_possible(smallest: Spec, budgets: list[Budget], min_width: float, adap
             f"multiplier {min_width}{', as trained on the data' if adapt is not None else ''}) costs "
             f"{priced.flops / 1e9:.3f} GFLOPs, {priced.params / 1e6:.2f} M params"
             f"{memory}, over {what}")
+
+
+def largest_network(space: Any, budgets: list[Budget], width: float | None, adapt: Adapt | None = None) -> Priced:
+    """The costliest network a trial may be: every number of the space at its high end, each
+    categorical at its costliest choice (tried one parameter at a time, so a heuristic where
+    choices interact), at width multiplier ``width`` (the repair's widest; None: the space's
+    own). Priced against ``budgets`` (analytic ones)."""
+    def priced(choices: dict[str, Any]) -> Priced | None:
+        try:
+            spec = space.spec(space.largest(choices))
+        except (SpecError, ShapeError):  # a combination the space cannot build: not a candidate
+            return None
+        if width is not None:
+            spec = dataclasses.replace(spec, width_multiplier=width)
+        return price(spec, budgets, adapt)
+
+    def cost(choices: dict[str, Any]) -> float:
+        found = priced(choices)
+        return -math.inf if found is None else max(found.usage.values(), default=0.0)
+
+    chosen: dict[str, Any] = {}
+    for p in space.params:
+        if p.kind == "categorical" and p.active(space.largest(chosen)):
+            chosen[p.name] = max(p.choices, key=lambda c: cost({**chosen, p.name: c}))
+    return priced(chosen) or price(space.spec(space.largest()), budgets, adapt)
+
+
+_SCALE = {"flops": (1e9, "GFLOPs"), "params": (1e6, "M params"), "memory": (1e6, "MB")}
+
+
+def _si(value: float) -> str:
+    """``1.5 G`` for 1.5e9: a count as the budget units write it."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:g} {prefix}"
+    return f"{value:g}"
+
+
+def unitless(budget: Budget) -> bool:
+    """``1.5G``: a params budget written without a unit (maybe meant as FLOPs)."""
+    return budget.kind == "params" and not budget.text.rstrip().lower().endswith(("param", "params"))
+
+
+def loose_budget_notes(space: Any, budgets: list[Budget], repair_on: bool, adapt: Adapt | None = None) -> list[str]:
+    """One warning per analytic budget that even the largest network of the space leaves more
+    than 10% unused: legal, but no trial can reach the 90-100% band the repair promises. A
+    unit-less number (read as params) says so and suggests a unit."""
+    checked = [b for b in budgets if b.kind in ANALYTIC]
+    if not checked:
+        return []
+    width = MAX_WIDTH if repair_on else None
+    top = largest_network(space, checked, width, adapt)
+    costs = {"flops": top.flops, "params": top.params, "memory": top.memory}
+    notes = []
+    for b in checked:
+        used = top.usage[b.text]
+        if used >= BAND[0]:
+            continue
+        scale, unit = _SCALE[b.kind]
+        amount = costs[b.kind] / scale
+        shown = f"{amount:,.0f}" if amount >= 1000 else f"{amount:.3g}"
+        read = (f" reads as {_si(b.limit)} params (a number without a unit counts parameters; write "
+                f"{b.text.strip()}FLOPs for FLOPs), far" if unitless(b) else " is far")
+        widths = f"widths x{width:g}" if width is not None else "widest sampled widths"
+        notes.append(f"--budget {b.text}{read} above the space: its largest network ({widths}, every choice at its "
+                     f"costliest) has {shown} {unit}, {used * 100:.2g}% of it; "
+                     + ("no trial can reach the 90-100% the repair aims for." if width is not None
+                        else "no trial can use more."))
+    return notes
+
+
+def latency_note(budgets: list[Budget], repair_on: bool) -> str | None:
+    """A latency budget is checked on the built network, never repaired: say so before a search."""
+    timed = [b.text for b in budgets if b.kind == "latency"]
+    if not timed or not repair_on:
+        return None
+    scaled = ("" if any(b.kind in ANALYTIC for b in budgets) else
+              " Add a FLOPs budget beside it to have widths scaled down.")
+    return (f"--budget {', '.join(timed)}: latency is timed on each built candidate and checked, not repaired "
+            "(the repair scales widths into FLOPs, params and memory budgets only): a candidate over it is "
+            f"infeasible (latency_ms and over_budget in the trials table).{scaled}")

@@ -85,7 +85,14 @@ def default_objective() -> str:
 
 
 def objective_note(names: list[str]) -> list[str]:
-    """What the shipped calibration says about each objective of a search, for its summary."""
+    """What the shipped calibration says about each objective of a search, for its summary.
+
+    Nothing for a search on measured accuracy (``train``): the calibration judges cheap signals as
+    stand-ins for it, and beside it a cost such as ``flops`` is traded against accuracy, not used
+    to predict it; nor would advice to search with ``--objective train`` make sense there."""
+    names = [name.partition(":")[0] for name in names]  # flops:min is flops
+    if "train" in names:
+        return []
     document = shipped_calibration()
     rows = {r["objective"]: r for r in document["objectives"]}
     default, why = choose_default(document["objectives"], document.get("seconds", {}))

@@ -40,24 +40,39 @@ def check_report_folder(folder: str | Path, option: str = "--out") -> Path:
     return folder
 
 
+# The cost column that holds an objective's value: an infeasible trial's objectives are not run,
+# but these were measured, so its row shows them (its ``feasible`` and ``over_budget`` say why).
+COST_OF_OBJECTIVE = {"flops": "flops", "params": "params", "latency": "latency_ms"}
+
+
+def objective_names(study: Any) -> list[str]:
+    """The study's objective names, as its columns are headed (``objective0``... for a study that
+    did not record them)."""
+    return study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+
+
+def budget_kinds(study: Any) -> set[str]:
+    """The kinds of the study's budgets (flops, params, latency, memory)."""
+    from ..units import parse_budget
+
+    return {parse_budget(text).kind for text in study.user_attrs.get("budgets", [])}
+
+
 def trial_rows(study: Any) -> list[dict[str, Any]]:
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    """One row per trial: its parameters, every cost a budget limits (``latency_ms`` and
+    ``memory`` in bytes under such budgets), budget usage, feasibility, objectives, state."""
+    names = objective_names(study)
+    kinds = budget_kinds(study)
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.state.name == "WAITING":  # enqueued, not yet run (a retry after Ctrl-C or a killed worker)
             continue
         row: dict[str, Any] = {"number": t.number, "state": t.state.name}
         row.update({f"param_{k}": v for k, v in t.params.items()})
-        for key in ("width_multiplier", "flops", "params", "budget_usage"):
-            row[key] = t.user_attrs.get(key)
-        for key in ("flops", "params"):
-            row[key] = None if row[key] is None else int(row[key])
-        if "flops_trained" in t.user_attrs:  # the train objective's network, adapted to the data
-            row["flops_trained"] = int(t.user_attrs["flops_trained"])
-            row["params_trained"] = int(t.user_attrs["params_trained"])
+        row.update(_costs(t.user_attrs, kinds))
         row["feasible"] = None if t.user_attrs.get("budget_usage") is None else not t.user_attrs.get("infeasible", False)
-        for i, name in enumerate(names):
-            row[name] = t.values[i] if t.values is not None and row["feasible"] else None
+        row["over_budget"] = t.user_attrs.get("over_budget")
+        _objective_columns(row, t, names)
         row["cached_from"] = t.user_attrs.get("cached_from")
         row["failure"] = t.user_attrs.get("failure") or ("interrupted" if t.user_attrs.get("interrupted") else
                                                          "worker killed" if t.user_attrs.get("killed") else None)
@@ -68,15 +83,58 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _costs(attrs: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
+    """A trial's cost columns: FLOPs and params always, latency and memory under such a budget
+    (the same columns for every trial, measured or not)."""
+    costs: dict[str, Any] = {"width_multiplier": attrs.get("width_multiplier")}
+    for key in ("flops", "params"):
+        costs[key] = None if attrs.get(key) is None else int(attrs[key])
+    if "memory" in kinds:
+        costs["memory"] = attrs.get("memory")
+    if "latency" in kinds:
+        costs["latency_ms"] = attrs.get("latency_ms", attrs.get("latency_measured"))  # the older name
+    costs["budget_usage"] = attrs.get("budget_usage")
+    if "flops_trained" in attrs:  # the train objective's network, adapted to the data
+        costs["flops_trained"] = int(attrs["flops_trained"])
+        costs["params_trained"] = int(attrs["params_trained"])
+    return costs
+
+
+def _objective_columns(row: dict[str, Any], trial: Any, names: list[str]) -> None:
+    """The objective values: a feasible trial's as evaluated; an infeasible one's (never evaluated)
+    where a cost column measured them. An objective named as a cost column (``params``,
+    ``flops``) is that column."""
+    for i, name in enumerate(names):
+        if name in row:
+            continue
+        if row["feasible"] and trial.values is not None:
+            row[name] = trial.values[i]
+        else:
+            row[name] = row.get(COST_OF_OBJECTIVE.get(name, ""))
+
+
 def best_trials(study: Any, top: int = 5) -> list[Any]:
     from optuna.trial import TrialState
 
     feasible = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if not t.user_attrs.get("infeasible") and "cached_from" not in t.user_attrs]
-    if len(study.directions) > 1:
-        return [t for t in study.best_trials if t in feasible or t.number in {f.number for f in feasible}]
-    sign = 1 if study.direction.name == "MAXIMIZE" else -1
-    return sorted(feasible, key=lambda t: -sign * t.value)[:top]
+    sign = 1 if study.directions[0].name == "MAXIMIZE" else -1
+    if len(study.directions) > 1:  # the Pareto front, by the first objective
+        front = [t for t in study.best_trials if t in feasible or t.number in {f.number for f in feasible}]
+        return sorted(front, key=lambda t: (-sign * t.values[0], t.number))
+    return sorted(feasible, key=lambda t: (-sign * t.value, t.number))[:top]
+
+
+def best_caption(study: Any, count: int) -> str:
+    """The title of ``pareto.md``: which trials, ranked by what, in which order."""
+    names = objective_names(study)
+    ways = [f"{n} {'maximised' if d.name == 'MAXIMIZE' else 'minimised'}" for n, d in zip(names, study.directions)]
+    if not count:
+        return f"study {study.study_name}: no feasible trial ({', '.join(ways)})"
+    if len(names) > 1:
+        return (f"study {study.study_name}: Pareto front of the feasible trials ({', '.join(ways)}), "
+                f"by {names[0]}, best first")
+    return f"study {study.study_name}: the {count} best feasible trials by {ways[0]}, best first"
 
 
 def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path]:
@@ -92,9 +150,11 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
     written["trials_md"] = export_table(trials, folder / "trials.md", caption=f"study {study.study_name}: trials")
     best = best_trials(study, top)
     numbers = {t.number for t in best}
-    pareto = trials[trials["number"].isin(numbers)] if len(trials) else trials
+    rank = {t.number: i for i, t in enumerate(best)}
+    pareto = (trials[trials["number"].isin(numbers)].sort_values("number", key=lambda n: n.map(rank))
+              if len(trials) else trials)
     written["pareto_csv"] = export_table(pareto, folder / "pareto.csv")
-    written["pareto_md"] = export_table(pareto, folder / "pareto.md", caption=f"study {study.study_name}: best feasible trials")
+    written["pareto_md"] = export_table(pareto, folder / "pareto.md", caption=best_caption(study, len(best)))
     plot = _plot(study, trials, numbers, folder / "pareto.png")
     if plot is not None:
         written["pareto_png"] = plot
@@ -113,21 +173,34 @@ def write_report(study: Any, folder: str | Path, top: int = 5) -> dict[str, Path
 
 
 def evaluated_spec(study: Any, trial: Any) -> Any:
-    """The spec ``trial`` evaluated, named and described for export (None when unknown)."""
-    name = f"{study.study_name}_trial{trial.number}"
+    """The spec ``trial`` evaluated, named and described for export (None when unknown).
+
+    A candidate is derived from the space's base network, so the base's expected numbers
+    (``meta``: its params, layer counts) and its ``reference`` (the paper or library it
+    reproduces) do not hold for it: they are dropped, and the description names the base."""
+    spec, note = _stored_or_rebuilt(study, trial)
+    if spec is None:
+        return None
+    base = f", derived from {spec.reference}" if spec.reference else ""
     description = (f"archbench search: study {study.study_name}, trial {trial.number}, values {trial.values}, "
-                   f"{trial.user_attrs.get('flops')} FLOPs, {trial.user_attrs.get('params')} params")
+                   f"{trial.user_attrs.get('flops')} FLOPs, {trial.user_attrs.get('params')} params{base}{note}")
+    return dataclasses.replace(spec, name=f"{study.study_name}_trial{trial.number}", description=description,
+                               meta=(), reference="")
+
+
+def _stored_or_rebuilt(study: Any, trial: Any) -> tuple[Any, str]:
+    """``(spec, note for its description)``: the spec the trial stored, or for a study from
+    before specs were stored, rebuilt from the space file (the note says so); ``(None, "")``
+    when neither is possible."""
     stored = trial.user_attrs.get("spec")
     if stored:
-        return dataclasses.replace(loads(stored, source=f"study {study.study_name}, trial {trial.number}"),
-                                   name=name, description=description)
-    space_name = study.user_attrs.get("space")  # a study from before specs were stored
+        return loads(stored, source=f"study {study.study_name}, trial {trial.number}"), ""
+    space_name = study.user_attrs.get("space")
     if not space_name or "width_multiplier" not in trial.user_attrs:
-        return None
-    spec = load_space(space_name).spec(trial.params, name=name)
-    return dataclasses.replace(spec, width_multiplier=trial.user_attrs["width_multiplier"],
-                               description=description + f" (rebuilt from the space file {space_name}; the study "
-                                                         "did not store its specs)")
+        return None, ""
+    spec = load_space(space_name).spec(trial.params)
+    return (dataclasses.replace(spec, width_multiplier=trial.user_attrs["width_multiplier"]),
+            f" (rebuilt from the space file {space_name}; the study did not store its specs)")
 
 
 def _plot(study: Any, trials: Any, best: set[int], path: Path) -> Path | None:
@@ -174,7 +247,7 @@ def param_importances(study: Any) -> Any:
     import pandas as pd
     from optuna.trial import TrialState
 
-    names = study.user_attrs.get("objectives") or [f"objective{i}" for i in range(len(study.directions))]
+    names = objective_names(study)
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if not t.user_attrs.get("infeasible") and "cached_from" not in t.user_attrs
               and all(math.isfinite(v) for v in t.values)]

@@ -88,7 +88,7 @@ def check_study_name(name: str) -> str:
     ``--study ../escape`` cannot write outside it."""
     if not _STUDY_NAME.match(name) or ".." in name:
         raise ArchbenchError(f"--study {name!r}: expected a plain name (letters, digits, '_', '-', '.'; "
-                             "no '/' or '..'): it names the study's folder under --results")
+                             "no '/' or '..'): it names the study's folder under --out")
     return name
 
 
@@ -239,7 +239,7 @@ class Evaluator:
             trial.set_constraint(text, usage - 1.0)
         self.overhead_s.append(time.perf_counter() - t0)
         if not priced.feasible:
-            trial.set_user_attr("infeasible", True)
+            mark_infeasible(trial, priced.usage)
             return self._worst()
         cached = self._cached(trial, digest)
         if cached is not None:
@@ -251,12 +251,15 @@ class Evaluator:
             if self.adapt is not None:  # --price-at data: the proxies score the network as trained too
                 scored = self.adapt(priced.spec)
             model = build(scored)
-        if not self._check_measured_budgets(trial, priced, model):
+        measured = self._check_measured_budgets(trial, priced, model)
+        if measured is None:
             return self._worst()
         results = []
         for objective in self.objectives:
             if objective.needs_trial:
                 value = objective.fn(priced, trial)
+            elif objective.name in measured:  # timed once already, for the latency budget
+                value = measured[objective.name]
             elif objective.needs_model:
                 value = objective.fn(model, scored.input)
             else:
@@ -279,22 +282,34 @@ class Evaluator:
                 return other.values[0] if len(other.values) == 1 else tuple(other.values)
         return None
 
-    def _check_measured_budgets(self, trial: Any, priced: Any, model: Any) -> bool:
-        """Latency, the one budget that needs a built module (memory is priced analytically)."""
-        ok = True
-        for budget in self.budgets:
-            if budget.kind == "latency":
-                from .objectives import _latency
+    def _check_measured_budgets(self, trial: Any, priced: Any, model: Any) -> dict[str, float] | None:
+        """Latency, the one budget that needs a built module (memory is priced analytically); it is
+        checked, not repaired (the repair would build and time the network at every step). Records
+        ``latency_ms`` and folds its usage into ``budget_usage``; returns the measured values by
+        objective name, or None when the candidate is over a measured budget."""
+        timed = [b for b in self.budgets if b.kind == "latency"]
+        if not timed:
+            return {}
+        from .objectives import _latency
 
-                value = _latency(model, priced.spec.input)
-            else:
-                continue
-            trial.set_user_attr(f"{budget.kind}_measured", value)
-            trial.set_constraint(budget.text, value / budget.limit - 1.0)
-            ok = ok and value <= budget.limit
-        if not ok:
-            trial.set_user_attr("infeasible", True)
-        return ok
+        value = _latency(model, priced.spec.input)
+        trial.set_user_attr("latency_ms", value)
+        usage = {b.text: value / b.limit for b in timed}
+        for text, u in usage.items():
+            trial.set_constraint(text, u - 1.0)
+        all_usage = {**priced.usage, **usage}
+        trial.set_user_attr("budget_usage", max(all_usage.values()))
+        if max(usage.values()) > 1.0:
+            mark_infeasible(trial, all_usage)
+            return None
+        return {"latency": value}
+
+
+def mark_infeasible(trial: Any, usage: dict[str, float]) -> None:
+    """An over-budget candidate: not evaluated, and the table's ``over_budget`` says which
+    budgets it broke and by how much (its costs are in the table's cost columns)."""
+    trial.set_user_attr("infeasible", True)
+    trial.set_user_attr("over_budget", ", ".join(f"{text} ({u:.2f}x)" for text, u in usage.items() if u > 1.0))
 
 
 def prepare(config: SearchConfig) -> tuple[SearchSpace, list[Budget], list[Objective]]:
@@ -386,7 +401,80 @@ def remaining_trials(config: SearchConfig, study: Any) -> int:
     return max(0, config.trials - counted_trials(study))
 
 
-def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0) -> Any:
+# The settings that decide what a trial's values mean, by the option that sets them: a study's
+# trials are ranked together, so a resumed or extended study must keep every one of them.
+SETTING_OPTIONS = {"space": "--space", "budgets": "--budget", "objectives": "--objective", "price_at": "--price-at"}
+# The train objective's settings that change the accuracy it measures (the pruner only decides
+# when a trial stops, and the memory layout how fast it runs: those may change).
+TRAIN_OPTIONS = {"data": "--data", "image_size": "--image-size", "val_fraction": "--val-fraction",
+                 "epochs": "--train-epochs", "max_steps": "--train-steps", "max_val_steps": "--val-steps",
+                 "batch_size": "--batch-size", "lr": "--lr", "optimizer": "--optimizer", "seed": "--seed",
+                 "aux": "--aux", "stem": "--stem"}
+
+
+def study_settings(config: SearchConfig, budgets: list[Budget], objectives: list[Objective]) -> dict[str, Any]:
+    """What a study records about its trials (user attributes, JSON) and a resumed run must repeat."""
+    settings: dict[str, Any] = {"space": config.space, "budgets": [b.text for b in budgets],
+                                "price_at": config.price_at, "objectives": [o.name for o in objectives]}
+    if config.train is not None:
+        settings["train"] = {key: getattr(config.train, key) for key in TRAIN_OPTIONS}
+    return settings
+
+
+def _same(key: str, recorded: Any, wanted: Any) -> bool:
+    """Equal settings, also when written differently: ``1.5GFLOPs`` and ``1500MMACs``, or a space
+    file named by another path."""
+    from ..units import parse_budget
+
+    if key == "budgets":
+        def normal(texts: list[str]) -> list[tuple[str, float]]:
+            return sorted((b.kind, b.limit) for b in map(parse_budget, texts))
+
+        a, b = normal(recorded), normal(wanted)
+        return len(a) == len(b) and all(k == l and math.isclose(x, y, rel_tol=1e-9) for (k, x), (l, y) in zip(a, b))
+    if key == "space" and recorded != wanted:
+        a, b = Path(recorded), Path(wanted)
+        return a.is_file() and b.is_file() and a.resolve() == b.resolve()
+    return recorded == wanted
+
+
+def changed_settings(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(option, recorded, wanted)`` for each setting the study recorded that this run changes.
+    Settings a study did not record (one written by an older archbench) are not compared."""
+    changed = []
+    for key, option in SETTING_OPTIONS.items():
+        if key in recorded and key in wanted and not _same(key, recorded[key], wanted[key]):
+            changed.append((option, recorded[key], wanted[key]))
+    old, new = recorded.get("train"), wanted.get("train")
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed += [(option, old[key], new[key]) for key, option in TRAIN_OPTIONS.items()
+                    if key in old and old[key] != new[key]]
+    return changed
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value)) if value else "(none)"
+    return "(default)" if value is None else str(value)
+
+
+def check_same_settings(name: str, recorded: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """Refuse to add trials of other settings to a study (another budget would rank a network over
+    the new budget as its best), as ``train --resume`` refuses changed options."""
+    changed = changed_settings(recorded, wanted)
+    if not changed:
+        return
+    lines = "\n".join(f"  {option}: {_shown(old)} (the study's) -> {_shown(new)} (this run's)"
+                      for option, old, new in changed)
+    raise ArchbenchError(f"study {name!r} was run with other settings; its trials and this run's would be ranked "
+                         f"together:\n{lines}\nRun it with the study's settings to resume or extend it, or start a "
+                         "new study for the new ones (--study NAME, or another --out).")
+
+
+def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Objective], worker: int = 0,
+               budgets: list[Budget] | None = None) -> Any:
+    """Create or load the study. With ``budgets``, an existing study whose recorded settings
+    (:func:`study_settings`) differ from this run's is refused before anything is added to it."""
     import optuna
 
     name = study_name(config, space)
@@ -400,6 +488,8 @@ def open_study(config: SearchConfig, space: SearchSpace, objectives: list[Object
     if [d.name.lower() for d in study.directions] != directions:
         raise ArchbenchError(f"study {name!r} exists with objectives of directions "
                              f"{[d.name.lower() for d in study.directions]}; use another --study name")
+    if budgets is not None:
+        check_same_settings(name, study.user_attrs, study_settings(config, budgets, objectives))
     existing = len(study.get_trials(deepcopy=False))
     if existing:  # a resumed study: continue the sampler rather than repeat its first points
         study.sampler = _sampler(config, worker, multi, resumed_at=existing)
@@ -431,7 +521,7 @@ def _worker(config: SearchConfig, worker: int, n_trials: int, stop: Any, interru
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         space, budgets, objectives = prepare(config)
-        study = open_study(config, space, objectives, worker)
+        study = open_study(config, space, objectives, worker, budgets)
         study.optimize(Evaluator(space, budgets, objectives, config.repair, pricing_adapter(config, objectives)),
                        n_trials=n_trials,
                        catch=CANDIDATE_FAILURES, timeout=config.timeout,
@@ -513,7 +603,7 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
     # Optuna's own log would print a traceback per failed trial; failures are in the trials table
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space, budgets, objectives = prepare(config)
-    study = open_study(config, space, objectives)
+    study = open_study(config, space, objectives, budgets=budgets)
     if not config.storage:
         recover_stale(study)
     if not study.trials:
@@ -522,10 +612,8 @@ def run_search(config: SearchConfig, on_trial: Callable[[Any, Any], None] | None
             train = next(o.fn for o in objectives if o.name == "train")
             warm_up(study, space, budgets, config.warmup, train, config.seed, config.repair,
                     pricing_adapter(config, objectives))
-    study.set_user_attr("space", config.space)
-    study.set_user_attr("budgets", [b.text for b in budgets])
-    study.set_user_attr("price_at", config.price_at)
-    study.set_user_attr("objectives", [o.name for o in objectives])
+    for key, value in study_settings(config, budgets, objectives).items():
+        study.set_user_attr(key, value)
     todo = remaining_trials(config, study)
     if not todo:
         return study

@@ -115,6 +115,16 @@ class SearchSpace:
                 values[p.name] = p.smallest()
         return values
 
+    def largest(self, choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every number at its high end, each categorical at ``choices[name]`` (else its first
+        choice): with the costliest choices, the largest network (see
+        :func:`archbench.search.budget.largest_network`)."""
+        values: dict[str, Any] = {}
+        for p in self.params:
+            if p.active(values):
+                values[p.name] = (choices or {}).get(p.name, p.choices[0]) if p.kind == "categorical" else p.high
+        return values
+
     def spec(self, values: Mapping[str, Any], name: str | None = None) -> Spec:
         """The candidate network for these parameter values."""
         base = _base_doc(self.base, self.source)
