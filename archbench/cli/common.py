@@ -8,12 +8,37 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from ..errors import ArchbenchError, SpecError
 
-console = Console(highlight=False)
+UNSQUEEZED_WIDTH = 1000  # stdout that is a file or a pipe: wider than any table, so none is squeezed
+
+
+class OutputConsole(Console):
+    """The console of results: a terminal's own width on a terminal, ``$COLUMNS`` when set, and
+    otherwise (a file, a pipe) wide enough for any table.
+
+    Why: rich falls back to 80 columns (or the width of whatever terminal stdin or stderr is) when
+    stdout is not a terminal, so ``archbench validate ... | cat`` broke lines and ``profile --paper
+    > f`` abbreviated its numbers "to fit the terminal" that was not there. Nothing printed on it
+    expands to the console's width (tables take their natural width; panels are not expanded).
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self._width is None and not self.is_terminal and not self._environ.get("COLUMNS", "").isdigit():
+            return ConsoleDimensions(UNSQUEEZED_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = OutputConsole(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,0 +1,82 @@
+"""What the user sees and gets: the paper table in every output, unsqueezed tables in files and
+pipes, file modes of the outputs, quiet stderr when it is not a terminal, readable numbers."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from archbench.cli.app import app
+from archbench.cli.common import OutputConsole
+
+runner = CliRunner()
+NO_COLUMNS = {"COLUMNS": None}  # as a pipe or a file without $COLUMNS: CliRunner's stdout is not a terminal
+
+
+# -- 1. profile --paper honours --out and --json ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".md", ".tex", ".html", ".json"])
+def test_paper_table_is_written_to_out(tmp_path: Path, suffix: str):
+    out = tmp_path / f"paper{suffix}"
+    result = runner.invoke(app, ["profile", "googlenet", "--paper", "--out", str(out)], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output and "inception3a" in result.output  # the table is still shown
+    text = out.read_text()
+    if suffix == ".csv":
+        row = pd.read_csv(out).set_index("name").loc["inception3a"]
+        assert (row["#1x1"], row["#3x3 reduce"], row["pool proj"], row["params"]) == (64, 96, 32, 155_872)
+    elif suffix == ".json":
+        rows = {r["name"]: r for r in json.loads(text)["rows"]}
+        assert rows["inception3a"]["#5x5"] == 32 and rows["conv1"]["#1x1"] is None
+        assert rows["conv1"]["ops"] == 118_013_952
+    else:
+        assert "inception3a" in text and "155,872" in text and "118,013,952" in text
+
+
+def test_paper_table_as_json_on_stdout():
+    result = runner.invoke(app, ["profile", "googlenet", "--paper", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["target"] == "googlenet" and document["input"] == [3, 224, 224]
+    row = next(r for r in document["rows"] if r["name"] == "inception3a")
+    assert (row["output"], row["depth"], row["#3x3"], row["params"]) == ("28x28x256", 2, 128, 155_872)
+
+
+def test_paper_table_of_python_code_is_a_user_error(tmp_path: Path):
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["profile", "tests.models_for_tests:tiny_net", "--paper", "--out", str(out)])
+    assert result.exit_code == 2 and "--paper needs a zoo name or a spec file" in result.output
+    assert not out.exists()
+
+
+# -- 3. files and pipes get whole tables ---------------------------------------------------------------------
+
+
+def test_output_console_is_wide_off_a_terminal_unless_columns_says(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert OutputConsole(file=io.StringIO()).width >= 500
+    monkeypatch.setenv("COLUMNS", "90")
+    assert OutputConsole(file=io.StringIO()).width == 90
+    assert OutputConsole(file=io.StringIO(), width=70).width == 70
+
+
+def test_paper_table_in_a_file_is_whole():
+    result = runner.invoke(app, ["profile", "resnet50", "--paper"], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    assert "to fit the terminal" not in result.output
+    fc = next(line for line in result.output.splitlines() if line.lstrip().startswith("fc "))
+    assert "2,049,000" in fc and "linear" in fc  # exact params, and the type column is there
+
+
+def test_validate_in_a_pipe_keeps_one_line_per_spec():
+    examples = sorted(str(p) for p in (Path(__file__).parent.parent / "docs" / "examples").glob("*.yaml"))
+    result = runner.invoke(app, ["validate", *examples], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(examples) and all(line.endswith(tuple("0123456789")) for line in lines)
