@@ -80,3 +80,14 @@ def test_validate_in_a_pipe_keeps_one_line_per_spec():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == len(examples) and all(line.endswith(tuple("0123456789")) for line in lines)
+
+
+# -- 2. train draws no progress display when stderr is not a terminal -------------------------------------
+
+
+def test_train_leaves_no_progress_bar_in_redirected_stderr(tmp_path: Path):
+    result = runner.invoke(app, ["train", "lenet5", "--data", "synthetic:4:32:64", "--epochs", "2", "--max-steps", "2",
+                                 "--batch-size", "8", "--loader-workers", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/2" not in result.stderr and "━" not in result.stderr
+    assert "best val top-1" in result.stdout
