@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -13,6 +16,8 @@ from typer.testing import CliRunner
 
 from archbench.cli.app import app
 from archbench.cli.common import OutputConsole
+from archbench.files import write_text
+from archbench.report import export_table
 
 runner = CliRunner()
 NO_COLUMNS = {"COLUMNS": None}  # as a pipe or a file without $COLUMNS: CliRunner's stdout is not a terminal
@@ -91,3 +96,46 @@ def test_train_leaves_no_progress_bar_in_redirected_stderr(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "epoch 1/2" not in result.stderr and "━" not in result.stderr
     assert "best val top-1" in result.stdout
+
+
+# -- 4. outputs get the mode open() would give them, not mkstemp's 0o600 ----------------------------------
+
+
+@pytest.fixture
+def umask_022() -> Any:
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".md", ".tex", ".html", ".json"])
+def test_exports_get_the_umask_mode(tmp_path: Path, umask_022: None, suffix: str):
+    out = tmp_path / f"t{suffix}"
+    export_table(pd.DataFrame({"a": [1, 2]}), out)
+    assert _mode(out) == 0o644
+
+
+def test_a_rewritten_file_keeps_its_mode_and_a_new_one_follows_the_umask(tmp_path: Path):
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text(kept, "new")
+    assert _mode(kept) == 0o640 and kept.read_text() == "new"
+    old = os.umask(0o077)
+    try:
+        write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "private.txt") == 0o600
+
+
+def test_train_results_and_checkpoints_get_the_umask_mode(tmp_path: Path, umask_022: None):
+    result = runner.invoke(app, ["train", "lenet5", "--data", "synthetic:4:32:64", "--epochs", "1", "--max-steps", "1",
+                                 "--batch-size", "8", "--loader-workers", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("metrics.csv", "last.pt", "best.pt", "spec.yaml"):
+        assert _mode(tmp_path / name) == 0o644, name
