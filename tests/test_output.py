@@ -139,3 +139,17 @@ def test_train_results_and_checkpoints_get_the_umask_mode(tmp_path: Path, umask_
     assert result.exit_code == 0, result.output
     for name in ("metrics.csv", "last.pt", "best.pt", "spec.yaml"):
         assert _mode(tmp_path / name) == 0o644, name
+
+
+# -- 6. the footnote says what the table counts --------------------------------------------------------------
+
+
+def test_pooling_footnote_matches_the_counted_global_average_pool():
+    result = runner.invoke(app, ["profile", "googlenet", "--no-latency", "--no-memory"], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    avgpool = next(line for line in result.output.splitlines() if line.lstrip().startswith("avgpool "))
+    assert "50.176 k" in avgpool  # 1024 x 7 x 7 input elements, counted
+    assert "; pooling, additions and activations count zero" not in result.output
+    assert "average pooling counts one FLOP per input element" in " ".join(result.output.split())
+    document = json.loads(runner.invoke(app, ["profile", "googlenet", "--no-latency", "--no-memory", "--json"]).stdout)
+    assert "max/avg pooling" not in document["convention"]["uncounted"]

@@ -64,7 +64,8 @@ PriceAtOption = Annotated[str, typer.Option("--price-at", help="Price the budget
                                                                "input size (space), or on the network as trained on "
                                                                "the data (data: its image size, classes and stem).")]
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
-              "BN folded into the conv before it; pooling, additions and activations count zero.")
+              "BN folded into the conv before it; max and windowed average pooling, additions and activations "
+              "count zero; global (adaptive) average pooling counts one FLOP per input element, as in fvcore.")
 
 
 def user_errors(func: F) -> F:
