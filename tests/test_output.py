@@ -153,3 +153,22 @@ def test_pooling_footnote_matches_the_counted_global_average_pool():
     assert "average pooling counts one FLOP per input element" in " ".join(result.output.split())
     document = json.loads(runner.invoke(app, ["profile", "googlenet", "--no-latency", "--no-memory", "--json"]).stdout)
     assert "max/avg pooling" not in document["convention"]["uncounted"]
+
+
+# -- 9. a bad ARCHBENCH_MAX_* is refused by every command, also those that never check that limit ----------
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"ARCHBENCH_MAX_FLOPS": "abc"}, "ARCHBENCH_MAX_FLOPS='abc': expected a positive number"),
+    ({"ARCHBENCH_MAX_PARAMS": "-1"}, "ARCHBENCH_MAX_PARAMS='-1': expected a positive number"),
+    ({"ARCHBENCH_MAX_FLOP": "1e9"}, "ARCHBENCH_MAX_FLOP: no such limit; the limits are ARCHBENCH_MAX_LAYERS"),
+])
+@pytest.mark.parametrize("command", [["cost", "googlenet"], ["show", "googlenet"], ["zoo"]])
+def test_bad_limit_variable_is_a_user_error(env: dict[str, str], fragment: str, command: list[str]):
+    result = runner.invoke(app, command, env=env)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert fragment in result.output
+
+
+def test_good_limit_variable_is_accepted():
+    assert runner.invoke(app, ["cost", "googlenet"], env={"ARCHBENCH_MAX_FLOPS": "2e13"}).exit_code == 0

@@ -73,7 +73,10 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..spec.limits import check_environment
+
         try:
+            check_environment()  # a bad ARCHBENCH_MAX_* is refused by every command, not only those that use it
             return func(*args, **kwargs)
         except SpecError as exc:
             count = len(exc.problems)
