@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archbench.cli.app import app
-from archbench.cli.common import OutputConsole
+from archbench.cli.common import OutputConsole, megabytes, rate
 from archbench.files import write_text
 from archbench.report import export_table
 
@@ -172,3 +173,42 @@ def test_bad_limit_variable_is_a_user_error(env: dict[str, str], fragment: str, 
 
 def test_good_limit_variable_is_accepted():
     assert runner.invoke(app, ["cost", "googlenet"], env={"ARCHBENCH_MAX_FLOPS": "2e13"}).exit_code == 0
+
+
+# -- 7. one readable number format; show's --depth and per-op FLOPs ---------------------------------------
+
+
+def test_human_rates_and_memory_are_rounded_one_way():
+    assert rate(14126.3) == "14,126" and rate(3.44) == "3.4"
+    assert megabytes(26_500_000) == "26.5 MB" and megabytes(1_234_567_890) == "1,234.6 MB"
+
+
+def test_profile_and_cost_print_memory_alike():
+    profiled = runner.invoke(app, ["profile", "googlenet", "--no-latency"], env=NO_COLUMNS)
+    costed = runner.invoke(app, ["cost", "googlenet"], env=NO_COLUMNS)
+    assert profiled.exit_code == 0 and costed.exit_code == 0, profiled.output + costed.output
+    assert "params 26.5 MB" in profiled.output and "params 26.5 MB" in costed.output
+    assert "26.500 MB" not in profiled.output
+
+
+def test_profile_throughput_has_thousands_separators():
+    result = runner.invoke(app, ["profile", "lenet5", "--no-memory", "--batch", "256"], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "img/s" in line)
+    assert re.search(r"→ (\d{1,3}(,\d{3})+|\d{1,3}) img/s", line), line  # 14,126 img/s, never 14126.3
+
+
+def test_show_depth_above_3_is_a_user_error():
+    result = runner.invoke(app, ["show", "googlenet", "--depth", "4"])
+    assert result.exit_code == 2 and "--depth: expected at most 3" in result.output
+
+
+def test_show_gives_every_op_its_flops():
+    result = runner.invoke(app, ["show", "googlenet"], env=NO_COLUMNS)
+    assert result.exit_code == 0, result.output
+    op = next(line for line in result.output.splitlines() if "conv 3x3 p1 → 128 (bn+relu)  ⇒ 128x28x28" in line)
+    assert "110,848 params" in op and "86.704 MFLOPs" in op
+    tree = json.loads(runner.invoke(app, ["show", "googlenet", "--json"]).stdout)
+    block = next(layer for layer in tree["layers"] if layer["name"] == "inception3a")
+    ops = [o for part in block["parts"] for o in part["ops"]]
+    assert sum(o["flops"] for o in ops) == block["flops"]  # the ops add up to their block

@@ -125,6 +125,24 @@ def check_at_least(option: str, value: int | None, minimum: int) -> None:
         raise ArchbenchError(f"{option}: expected at least {minimum}, got {value}")
 
 
+def check_at_most(option: str, value: int | None, maximum: int, meaning: str = "") -> None:
+    """An integer option with an upper bound (``show --depth 4``: there is nothing below the ops)."""
+    if value is not None and value > maximum:
+        raise ArchbenchError(f"{option}: expected at most {maximum}{f' ({meaning})' if meaning else ''}, got {value}")
+
+
+def megabytes(nbytes: float) -> str:
+    """Memory in human output: ``26.5 MB`` (one decimal, thousands separators), in every command,
+    so ``profile`` and ``cost`` agree to the digit; exports keep the exact byte counts."""
+    return f"{nbytes / 1e6:,.1f} MB"
+
+
+def rate(per_second: float) -> str:
+    """A throughput in human output: ``14,126`` (whole numbers with separators from 100 up), ``3.4``
+    below; exports keep the exact value."""
+    return f"{per_second:,.0f}" if abs(per_second) >= 100 else f"{per_second:.1f}"
+
+
 def human(n: float, unit: str = "", digits: int = 3) -> str:
     """1498426368 -> '1.498 G' (three decimals by default: the precision the papers' budgets are
     stated in; side-by-side tables use one, so that a row fits a terminal)."""

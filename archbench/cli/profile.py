@@ -9,7 +9,8 @@ import typer
 from rich.panel import Panel
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, check_outputs, check_threads, console, human, make_table, shape_str, user_errors
+from .common import (CONVENTION, check_outputs, check_threads, console, human, make_table, megabytes, rate,
+                     shape_str, user_errors)
 
 BATCH_HELP = "Batch sizes to time, comma-separated (e.g. 1,8,32); memory uses the largest."
 
@@ -54,13 +55,13 @@ def render(result: Any) -> None:
             lines.append(f"memory       not available: {m['error']}")
         else:
             method = "analytic, from the spec; --check-memory replays it" if m["method"] == "analytic" else m["method"]
-            lines.append(f"memory       params {human(m['param_bytes'], 'B')}, inference peak "
-                         f"{human(m['inference_peak_bytes'], 'B')}, training step peak {human(m['training_peak_bytes'], 'B')} "
+            lines.append(f"memory       params {megabytes(m['param_bytes'])}, inference peak "
+                         f"{megabytes(m['inference_peak_bytes'])}, training step peak {megabytes(m['training_peak_bytes'])} "
                          f"(batch {m['batch']}, {method})")
             if m.get("analytic"):
                 a, err = m["analytic"], m["analytic"]["relative_error"]
-                lines.append(f"             analytic from the spec: inference {human(a['inference_peak_bytes'], 'B')}"
-                             f" ({_signed(err['inference_peak_bytes'])}), training {human(a['training_peak_bytes'], 'B')}"
+                lines.append(f"             analytic from the spec: inference {megabytes(a['inference_peak_bytes'])}"
+                             f" ({_signed(err['inference_peak_bytes'])}), training {megabytes(a['training_peak_bytes'])}"
                              f" ({_signed(err['training_peak_bytes'])})")
     for lat in result.latency:
         if lat.get("error"):
@@ -68,7 +69,7 @@ def render(result: Any) -> None:
         else:
             noisy = "  [yellow]spread too wide to trust (IQR > 10% of median)[/]" if lat["noisy"] else ""
             lines.append(f"latency b{lat['batch']:<4} median {lat['median_ms']:.2f} ms, IQR {lat['iqr_ms']:.2f}, p90 "
-                         f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {lat['throughput']:.1f} img/s "
+                         f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {rate(lat['throughput'])} img/s "
                          f"on {lat['device']} {lat['dtype']}{' channels_last' if lat['channels_last'] else ''}{noisy}")
     console.print(Panel("\n".join(lines), title="summary", title_align="left", expand=False))
     if f.get("unpriced"):
