@@ -212,3 +212,62 @@ def test_show_gives_every_op_its_flops():
     block = next(layer for layer in tree["layers"] if layer["name"] == "inception3a")
     ops = [o for part in block["parts"] for o in part["ops"]]
     assert sum(o["flops"] for o in ops) == block["flops"]  # the ops add up to their block
+
+
+# -- 8. plots: every label inside its axes, the zoo marker above the base network's star -------------------
+
+
+@pytest.fixture
+def kept_figure(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The figure a plot function would write (drawn, not written, not closed)."""
+    from archbench.report import plots
+
+    figures: list[Any] = []
+
+    def keep(plt: Any, fig: Any, path: Any) -> Path:
+        fig.tight_layout()
+        fig.canvas.draw()
+        figures.append(fig)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
+def _labels_inside_axes(ax: Any) -> list[str]:
+    renderer = ax.figure.canvas.get_renderer()
+    area = ax.get_window_extent(renderer)
+    outside = []
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        if not (area.x0 <= box.x0 and box.x1 <= area.x1 and area.y0 <= box.y0 and box.y1 <= area.y1):
+            outside.append(text.get_text())
+    return outside
+
+
+def test_compare_plot_keeps_the_corner_label_inside(kept_figure: list[Any]):
+    from archbench.report.plots import plot_comparison
+
+    frame = pd.DataFrame({"network": ["googlenet", "inception_v3", "vgg16", "resnet50", "alexnet"],
+                          "params": [6.6e6, 23.8e6, 138.4e6, 25.6e6, 61.1e6],
+                          "flops": [1.50e9, 5.71e9, 15.47e9, 4.09e9, 0.71e9],
+                          "latency_ms": [float("nan")] * 5, "batch": [1] * 5, "device": ["cpu"] * 5})
+    plot_comparison(frame, "x.png")
+    ax = kept_figure[0].axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(frame["network"])
+    assert _labels_inside_axes(ax) == []
+
+
+def test_study_plot_shows_the_zoo_network_under_the_base_star(kept_figure: list[Any]):
+    from archbench.report.plots import plot_study
+
+    trials = pd.DataFrame({"number": [0, 1, 2], "feasible": [True, True, True],
+                           "flops": [1_498_426_368, 1_406_213_528, 1_450_000_000],
+                           "params": [6_624_904, 6_755_968, 6_870_000]})
+    plot_study(trials, "flops", "params", {1, 2}, "p.png", "study", base=0)
+    ax = kept_figure[0].axes[0]
+    star = next(line for line in ax.lines if line.get_marker() == "*")
+    zoo = next(c for c in ax.collections if c.get_label() == "zoo networks")
+    assert zoo.get_zorder() > star.get_zorder()  # drawn over the star, so the diamond shows
+    assert "googlenet" in [t.get_text() for t in ax.texts]
+    assert _labels_inside_axes(ax) == []
