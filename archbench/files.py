@@ -46,6 +46,28 @@ def read_text(path: str | Path, what: str = "file") -> str:
                         "is it a binary file?") from None
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``os.umask`` can only
+    be read by setting it, which races with other threads creating files)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path: Path) -> int:
+    """The mode ``open(path, "w")`` would leave: an existing file keeps its own, a new one gets
+    0o666 less the umask. ``mkstemp`` creates its file 0o600, private to its owner, which is
+    right for a temporary file but not for a table or checkpoint renamed over ``path``."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` and rename it over ``path`` when the block ends
@@ -58,6 +80,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         raise FileError(f"{path}: cannot write: {_reason(exc)}") from None
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
+            os.fchmod(f.fileno(), _new_file_mode(path))
             yield f
         os.replace(tmp, path)
     except BaseException as exc:

@@ -8,12 +8,37 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from ..errors import ArchbenchError, SpecError
 
-console = Console(highlight=False)
+UNSQUEEZED_WIDTH = 1000  # stdout that is a file or a pipe: wider than any table, so none is squeezed
+
+
+class OutputConsole(Console):
+    """The console of results: a terminal's own width on a terminal, ``$COLUMNS`` when set, and
+    otherwise (a file, a pipe) wide enough for any table.
+
+    Why: rich falls back to 80 columns (or the width of whatever terminal stdin or stderr is) when
+    stdout is not a terminal, so ``archbench validate ... | cat`` broke lines and ``profile --paper
+    > f`` abbreviated its numbers "to fit the terminal" that was not there. Nothing printed on it
+    expands to the console's width (tables take their natural width; panels are not expanded).
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dims = super().size
+        if self._width is None and not self.is_terminal and not self._environ.get("COLUMNS", "").isdigit():
+            return ConsoleDimensions(UNSQUEEZED_WIDTH, dims.height)
+        return dims
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = OutputConsole(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +64,8 @@ PriceAtOption = Annotated[str, typer.Option("--price-at", help="Price the budget
                                                                "input size (space), or on the network as trained on "
                                                                "the data (data: its image size, classes and stem).")]
 CONVENTION = ("FLOPs: one multiply-add = one FLOP (fvcore's and the GoogLeNet paper's convention); "
-              "BN folded into the conv before it; pooling, additions and activations count zero.")
+              "BN folded into the conv before it; max and windowed average pooling, additions and activations "
+              "count zero; global (adaptive) average pooling counts one FLOP per input element, as in fvcore.")
 
 
 def user_errors(func: F) -> F:
@@ -47,7 +73,10 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..spec.limits import check_environment
+
         try:
+            check_environment()  # a bad ARCHBENCH_MAX_* is refused by every command, not only those that use it
             return func(*args, **kwargs)
         except SpecError as exc:
             count = len(exc.problems)
@@ -94,6 +123,24 @@ def check_at_least(option: str, value: int | None, minimum: int) -> None:
     """An integer option with a lower bound (``show --depth -1``, ``--top 0``)."""
     if value is not None and value < minimum:
         raise ArchbenchError(f"{option}: expected at least {minimum}, got {value}")
+
+
+def check_at_most(option: str, value: int | None, maximum: int, meaning: str = "") -> None:
+    """An integer option with an upper bound (``show --depth 4``: there is nothing below the ops)."""
+    if value is not None and value > maximum:
+        raise ArchbenchError(f"{option}: expected at most {maximum}{f' ({meaning})' if meaning else ''}, got {value}")
+
+
+def megabytes(nbytes: float) -> str:
+    """Memory in human output: ``26.5 MB`` (one decimal, thousands separators), in every command,
+    so ``profile`` and ``cost`` agree to the digit; exports keep the exact byte counts."""
+    return f"{nbytes / 1e6:,.1f} MB"
+
+
+def rate(per_second: float) -> str:
+    """A throughput in human output: ``14,126`` (whole numbers with separators from 100 up), ``3.4``
+    below; exports keep the exact value."""
+    return f"{per_second:,.0f}" if abs(per_second) >= 100 else f"{per_second:.1f}"
 
 
 def human(n: float, unit: str = "", digits: int = 3) -> str:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, check_outputs, check_threads, console, err_console, human, make_table, user_errors
+from .common import (CONVENTION, check_outputs, check_threads, console, err_console, human, make_table, megabytes,
+                     rate, user_errors)
 from .profile import parse_batches
 
 
@@ -82,12 +83,12 @@ def _render(frame: Any, size: int) -> None:
             elif col in ("params", "activations", "flops"):
                 cells.append(human(v, digits=1))
             elif col == "inference_peak_bytes":
-                cells.append(human(v, "B", digits=1))
+                cells.append(megabytes(v))
             elif col == "input":  # 3x224x224 -> 224: the common case in one word
                 c, h, w = str(v).split("x")
                 cells.append(h if c == "3" and h == w else str(v))
             elif col in ("latency_ms", "throughput"):
-                cells.append(f"{v:.2f}" if col == "latency_ms" else f"{v:.1f}")
+                cells.append(f"{v:.2f}" if col == "latency_ms" else rate(v))
             else:
                 cells.append(str(v))
         table.add_row(*cells)

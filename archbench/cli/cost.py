@@ -17,7 +17,7 @@ from ..cost import analyze, estimate_memory
 from ..errors import ArchbenchError
 from ..spec import load_spec
 from ..spec.parse import parse_input_size
-from .common import CONVENTION, console, human, shape_str, user_errors
+from .common import CONVENTION, console, human, megabytes, shape_str, user_errors
 
 
 @user_errors
@@ -58,13 +58,10 @@ def cost(
     console.print(f"params {report.params():,}" + (f" ({report.params(aux=True):,} with aux heads)" if spec.aux_heads else "")
                   + f"   FLOPs {human(report.flops)} ({report.flops:,}; BN folded, BN share {human(bn)})"
                   + f"   activations {report.activations:,}")
-    console.print(f"memory (batch {batch}, fp32): params {_mb(memory.param_bytes)}, activations "
-                  f"{_mb(memory.activation_bytes)} (block outputs), peak inference {_mb(memory.inference_peak_bytes)}, "
-                  f"peak training step {_mb(memory.training_peak_bytes)} (SGD momentum)")
+    console.print(f"memory (batch {batch}, fp32): params {megabytes(memory.param_bytes)}, activations "
+                  f"{megabytes(memory.activation_bytes)} (block outputs), peak inference "
+                  f"{megabytes(memory.inference_peak_bytes)}, peak training step "
+                  f"{megabytes(memory.training_peak_bytes)} (SGD momentum)")
     if report.uncounted():
         console.print("[dim]not counted: " + ", ".join(f"{k} ×{v}" for k, v in report.uncounted().items()) + "[/]")
     console.print(f"[dim]{CONVENTION}[/]")
-
-
-def _mb(nbytes: int) -> str:
-    return f"{nbytes / 1e6:,.1f} MB"

@@ -9,7 +9,8 @@ import typer
 from rich.panel import Panel
 
 from ..errors import ArchbenchError
-from .common import CONVENTION, check_outputs, check_threads, console, human, make_table, shape_str, user_errors
+from .common import (CONVENTION, check_outputs, check_threads, console, human, make_table, megabytes, rate,
+                     shape_str, user_errors)
 
 BATCH_HELP = "Batch sizes to time, comma-separated (e.g. 1,8,32); memory uses the largest."
 
@@ -54,13 +55,13 @@ def render(result: Any) -> None:
             lines.append(f"memory       not available: {m['error']}")
         else:
             method = "analytic, from the spec; --check-memory replays it" if m["method"] == "analytic" else m["method"]
-            lines.append(f"memory       params {human(m['param_bytes'], 'B')}, inference peak "
-                         f"{human(m['inference_peak_bytes'], 'B')}, training step peak {human(m['training_peak_bytes'], 'B')} "
+            lines.append(f"memory       params {megabytes(m['param_bytes'])}, inference peak "
+                         f"{megabytes(m['inference_peak_bytes'])}, training step peak {megabytes(m['training_peak_bytes'])} "
                          f"(batch {m['batch']}, {method})")
             if m.get("analytic"):
                 a, err = m["analytic"], m["analytic"]["relative_error"]
-                lines.append(f"             analytic from the spec: inference {human(a['inference_peak_bytes'], 'B')}"
-                             f" ({_signed(err['inference_peak_bytes'])}), training {human(a['training_peak_bytes'], 'B')}"
+                lines.append(f"             analytic from the spec: inference {megabytes(a['inference_peak_bytes'])}"
+                             f" ({_signed(err['inference_peak_bytes'])}), training {megabytes(a['training_peak_bytes'])}"
                              f" ({_signed(err['training_peak_bytes'])})")
     for lat in result.latency:
         if lat.get("error"):
@@ -68,9 +69,9 @@ def render(result: Any) -> None:
         else:
             noisy = "  [yellow]spread too wide to trust (IQR > 10% of median)[/]" if lat["noisy"] else ""
             lines.append(f"latency b{lat['batch']:<4} median {lat['median_ms']:.2f} ms, IQR {lat['iqr_ms']:.2f}, p90 "
-                         f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {lat['throughput']:.1f} img/s "
+                         f"{lat['p90_ms']:.2f} ({lat['runs']} runs) → {rate(lat['throughput'])} img/s "
                          f"on {lat['device']} {lat['dtype']}{' channels_last' if lat['channels_last'] else ''}{noisy}")
-    console.print(Panel("\n".join(lines), title="summary", title_align="left"))
+    console.print(Panel("\n".join(lines), title="summary", title_align="left", expand=False))
     if f.get("unpriced"):
         console.print("[yellow]lower bound:[/] the FLOPs total leaves out operators no counter has a formula for: "
                       + ", ".join(f"{op} ×{n}" for op, n in f["unpriced"].items())
@@ -92,18 +93,60 @@ def _signed(fraction: float | None) -> str:
     return "-" if fraction is None else f"{100 * fraction:+.1f}%"
 
 
-def render_paper(target: Any) -> None:
-    from ..report.paper import COLUMNS, paper_rows
+def paper_rows(target: Any) -> list[dict[str, Any]]:
+    """The rows of GoogLeNet's Table 1 for ``target`` (analytic, from its spec: no torch)."""
+    from ..report.paper import paper_rows as rows_of
 
     if target.spec is None:
         raise ArchbenchError("--paper needs a zoo name or a spec file (the table is read from the spec)")
+    return rows_of(target.spec, target.input)
+
+
+def paper_frame(rows: list[dict[str, Any]]) -> Any:
+    """The paper table for the exporters: an empty cell is a missing value (an en dash for
+    readers, an empty CSV cell or ``null`` for machines), so the count columns stay numeric."""
+    import pandas as pd
+
+    from ..report.paper import COLUMNS
+
+    return pd.DataFrame([{c: (None if row[c] == "" else row[c]) for c in COLUMNS} for row in rows], columns=COLUMNS)
+
+
+def paper_document(target: Any, frame: Any) -> dict[str, Any]:
+    """``--paper --json`` and ``--paper --out FILE.json``: the table's rows and what they describe."""
+    from ..report.export import records
+
+    return {"target": target.label, "input": list(target.input), "table": "GoogLeNet Table 1 columns",
+            "rows": records(frame)}
+
+
+def output_paper(target: Any, out: str | None, as_json: bool) -> None:
+    """``profile --paper``: the table on the terminal, in ``--out`` (any export format) and/or as
+    ``--json`` on stdout, like the per-block profile."""
+    rows = paper_rows(target)
+    frame = paper_frame(rows)
+    document = paper_document(target, frame)
+    if out:
+        from ..report import export_table
+
+        path = export_table(frame, out, caption=f"{target.label}: GoogLeNet Table 1 columns", document=document)
+        if not as_json:
+            console.print(f"wrote {path}")
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, default=str))
+    else:
+        render_paper(target, rows)
+
+
+def render_paper(target: Any, rows: list[dict[str, Any]]) -> None:
+    from ..report.paper import COLUMNS
+
     # On a terminal narrower than the table, headers on two lines, no type column and params and
     # ops in k/M/G: a number is never cut ("118,013…"); all of it on a terminal 130 columns wide.
     narrow = console.width < 130
     columns = [c for c in COLUMNS if not (narrow and c in ("type", "depth"))]
     table = make_table(f"{target.label}: GoogLeNet Table 1 columns", [c.replace(" ", "\n") for c in columns],
                        left=("name", "output"), wrap=("name", "output"))
-    rows = paper_rows(target.spec, target.input)
     table.columns[0].min_width = min(10, max(len(str(r["name"])) for r in rows))
     for row in rows:
         table.add_row(*[(human(row[c], digits=1).replace(" ", "") if narrow else f"{row[c]:,}")
@@ -131,7 +174,8 @@ def profile(
                                                "(slower; a module:callable target is always replayed).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON on stdout.")] = False,
     out: Annotated[str | None, typer.Option(help="Write the result: .json (all), .csv/.md/.tex/.html (per-block table).")] = None,
-    paper: Annotated[bool, typer.Option("--paper", help="Show GoogLeNet's Table 1 columns (analytic; no profiling).")] = False,
+    paper: Annotated[bool, typer.Option("--paper", help="Show GoogLeNet's Table 1 columns (analytic; no profiling); --out and --json "
+                                                     "write that table.")] = False,
 ) -> None:
     """Profile a network: params, FLOPs (fvcore), activations, memory and latency, per block."""
     from ..report.export import EXPORT_FORMATS
@@ -141,7 +185,7 @@ def profile(
     check_outputs(("--out", out, EXPORT_FORMATS))  # before the profile runs, not after
     tgt = resolve_target(target, input)
     if paper:
-        render_paper(tgt)
+        output_paper(tgt, out, as_json)
         return
     if dtype not in ("fp32", "fp16", "bf16"):
         raise ArchbenchError(f"--dtype: expected fp32, fp16 or bf16, got {dtype!r}")

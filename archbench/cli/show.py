@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
-from ..cost.analysis import costs
+from ..cost.analysis import costs, totals
 from ..spec import load_spec
 from ..spec.ops.base import Placed, kind_of, merge_of
 from ..spec.parse import parse_input_size
 from ..spec.place import STACK, place
 from ..errors import ArchbenchError
-from .common import CONVENTION, check_at_least, console, human, shape_str, user_errors
+from .common import CONVENTION, check_at_least, check_at_most, console, human, shape_str, user_errors
 
 
 def op_label(op: object) -> str:
@@ -23,9 +23,11 @@ def op_label(op: object) -> str:
 
 
 def describe_op(node: Placed) -> str:
-    total = node.total_params()
-    params = f"  [dim]{total:,} params[/]" if total else ""
-    return f"{op_label(node.op)}  ⇒ {shape_str(node.out_shape)}{params}"
+    """One op of the tree: label, output shape, and its params and FLOPs (everything inside it
+    included, a split's branches too) when not zero."""
+    params, flops, _ = totals(node)
+    counts = "  ".join(([f"{params:,} params"] if params else []) + ([human(flops, "FLOPs")] if flops else []))
+    return f"{op_label(node.op)}  ⇒ {shape_str(node.out_shape)}" + (f"  [dim]{counts}[/]" if counts else "")
 
 
 def _add_chain(tree: Tree, nodes: tuple[Placed, ...]) -> None:
@@ -51,8 +53,9 @@ def _add_block(tree: Tree, node: Placed, depth: int) -> None:
 
 def _node_json(node: Placed) -> dict[str, Any]:
     """One placed op, with its parts (a split's branches), as the tree shows it."""
-    out: dict[str, Any] = {"op": op_label(node.op), "output_shape": list(node.out_shape),
-                           "params": node.total_params()}
+    params, flops, _ = totals(node)
+    out: dict[str, Any] = {"op": op_label(node.op), "output_shape": list(node.out_shape), "params": params,
+                           "flops": flops}
     parts = [{"segment": segment, "ops": [_node_json(n) for n in (part if isinstance(part, tuple) else (part,))]}
              for segment, part in node.parts]
     if parts:
@@ -74,11 +77,12 @@ def show(
     target: Annotated[str, typer.Argument(help="Zoo name or path to a spec YAML file.")],
     input: Annotated[str | None, typer.Option("--input", help="Input size: 224, 3x224x224.")] = None,
     aux: Annotated[bool, typer.Option("--aux/--no-aux", help="Also show the aux heads.")] = True,
-    depth: Annotated[int, typer.Option(help="1: blocks only; 2: branches too; 3: every op.")] = 3,
+    depth: Annotated[int, typer.Option(help="1: blocks only; 2: branches too; 3: every op (the deepest).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON on stdout (same --depth).")] = False,
 ) -> None:
-    """Show the block tree of a network: output shape, params and FLOPs of every block."""
+    """Show the block tree of a network: output shape, params and FLOPs of every block and op."""
     check_at_least("--depth", depth, 1)
+    check_at_most("--depth", depth, 3, "1: blocks, 2: branches, 3: every op")
     spec = load_spec(target)
     size = None
     if input is not None:
@@ -110,7 +114,7 @@ def show(
         for head, chain, _ in net.aux:
             cost = rows[head.name]
             tree = root.add(f"[bold]{head.name}[/] (aux, at {head.at}, training only)  ⇒ "
-                            f"{shape_str(cost.out_shape)}  {cost.params:,} params")
+                            f"{shape_str(cost.out_shape)}  {cost.params:,} params  {human(cost.flops, 'FLOPs')}")
             if depth >= 3:
                 _add_chain(tree, chain)
     console.print(root)

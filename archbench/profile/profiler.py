@@ -24,7 +24,9 @@ CONVENTION = {
     "flops": "one multiply-add = one FLOP (fvcore, GoogLeNet paper); 'macs' is the same number, "
              "'flops_2x_macs' the other convention (2 FLOPs per multiply-add); inference counting: BN folded "
              "into the preceding conv (its fvcore share is shown as batch_norm but not in the total)",
-    "uncounted": "max/avg pooling, residual additions and scalings, LRN, element-wise activations count zero; "
+    "uncounted": "max and windowed average pooling, residual additions and scalings, LRN, element-wise "
+                 "activations count zero (global, adaptive, average pooling counts one FLOP per input element, "
+                 "as in fvcore); "
                  "they are listed with how often they occur; ReLU, concat, dropout and flatten are free by fvcore's rule",
     "unpriced": "operators no counter has a formula for (custom ops and the like): counted zero, so the total "
                 "is a lower bound ('lower_bound': true); attention (scaled_dot_product_attention) and "

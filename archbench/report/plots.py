@@ -34,28 +34,38 @@ def _save(plt: Any, fig: Any, path: str | Path) -> Path:
 # Where a label may sit around its point (offset in points, horizontal alignment), in order of preference.
 _LABEL_SPOTS = ((5, 4, "left"), (5, -13, "left"), (-5, 4, "right"), (-5, -13, "right"), (5, 14, "left"),
                 (5, -24, "left"), (-5, 14, "right"), (-5, -24, "right"))
+MARGIN = 0.08  # of each axis's data range: room for a label beside a point at the edge (matplotlib: 0.05)
 
 
-def _label_points(fig: Any, ax: Any, xs: list[float], ys: list[float], names: list[str]) -> None:
-    """Label every point, moving a label around its point until it overlaps no earlier label
-    (networks of similar size, e.g. GoogLeNet and a network found under its budget, sit together)."""
+def _label_points(fig: Any, ax: Any, xs: list[float], ys: list[float], names: list[str], fontsize: float = 9,
+                  color: str = "black") -> None:
+    """Label every point, moving a label around its point until it overlaps no earlier label and
+    stays inside the axes (networks of similar size, e.g. GoogLeNet and a network found under its
+    budget, sit together; the largest network sits in a corner, where a label on its right would
+    run over the frame). Without such a spot, the first spot inside the axes, else the first."""
     fig.tight_layout()
     fig.canvas.draw()  # final axis limits and layout, so that label extents are where they will be drawn
     renderer = fig.canvas.get_renderer()
+    area = ax.get_window_extent(renderer)
     placed: list[Any] = []
     for x, y, name in zip(xs, ys, names):
+        boxes = []
         for dx, dy, ha in _LABEL_SPOTS:
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=9)
+            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=fontsize,
+                                color=color)
             label.draw(renderer)  # an annotation knows its extent only once drawn
             box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in placed):
-                break
             label.remove()
-        else:  # every spot taken: keep the first, overlapping
-            label = ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
-            label.draw(renderer)
-            box = label.get_window_extent(renderer)
+            boxes.append(((dx, dy, ha), box))
+        inside = [b for b in boxes if _inside(b[1], area)]
+        free = [b for b in inside if not any(b[1].overlaps(other) for other in placed)]
+        (dx, dy, ha), box = (free or inside or boxes)[0]
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=fontsize, color=color)
         placed.append(box)
+
+
+def _inside(box: Any, area: Any) -> bool:
+    return area.x0 <= box.x0 and box.x1 <= area.x1 and area.y0 <= box.y0 and box.y1 <= area.y1
 
 
 def plot_comparison(frame: Any, path: str | Path) -> Path:
@@ -78,6 +88,7 @@ def plot_comparison(frame: Any, path: str | Path) -> Path:
             ax.set_xscale("log")
         if y.max() / max(y.min(), 1e-9) > 30:
             ax.set_yscale("log")
+        ax.margins(MARGIN)
     device = frame["device"].iloc[0] if "device" in frame else ""
     fig.suptitle(f"archbench compare ({device})")
     for ax, (column, scale, _) in zip(axes[0], panels):  # once every panel is laid out
@@ -198,30 +209,35 @@ def plot_study(trials: Any, x: str, y: str, best: set[int], path: str | Path, ti
             ax.axvline(budget.limit / sx, color="black", ls="--", lw=1, label=f"budget {budget.text}")
         elif budget.kind == y:
             ax.axhline(budget.limit / sy, color="black", ls="--", lw=1, label=f"budget {budget.text}")
-    if zoo and x in _ANALYTIC:
-        _zoo_references(ax, x, y, sx, sy)
+    ax.margins(MARGIN)
+    zoo_points = _zoo_references(ax, x, y, sx, sy) if zoo and x in _ANALYTIC else []
     ax.set_xlabel(lx)
     ax.set_ylabel(ly)
     ax.set_title(title)
     ax.grid(True, alpha=0.3, zorder=0)
+    if zoo_points:  # once the axes are laid out: the labels are placed where they will be drawn
+        _label_points(fig, ax, [p[1] for p in zoo_points], [p[2] for p in zoo_points], [p[0] for p in zoo_points],
+                      fontsize=8, color="tab:green")
     ax.legend(fontsize=8, loc="best")
     return _save(plt, fig, path)
 
 
-def _zoo_references(ax: Any, x: str, y: str, sx: float, sy: float) -> None:
-    """Zoo networks inside the current x range: points when y is a cost too, else marks on the x axis."""
+def _zoo_references(ax: Any, x: str, y: str, sx: float, sy: float) -> list[tuple[str, float, float]]:
+    """Zoo networks inside the current x range: points when y is a cost too (returned as (name,
+    x, y), for the caller to label once the axes are laid out), else marks on the x axis.
+
+    The points are drawn above every other marker: the base network of a search is often a zoo
+    network itself (GoogLeNet for inception_v1), and its star would hide the diamond."""
     lo, hi = ax.get_xlim()
     ylo, yhi = ax.get_ylim()
     shown = [(n, c) for n, c in _zoo_costs() if lo <= c[x] / sx <= hi
              and (y not in _ANALYTIC or ylo <= c[y] / sy <= yhi)]
     if not shown:
-        return
-    if y in _ANALYTIC:
-        ax.scatter([c[x] / sx for _, c in shown], [c[y] / sy for _, c in shown], marker="D", s=28,
-                   color="tab:green", zorder=3, label="zoo networks")
-        for name, c in shown:
-            ax.annotate(name, (c[x] / sx, c[y] / sy), textcoords="offset points", xytext=(4, -10), fontsize=8,
-                        color="tab:green")
+        return []
+    points = [(name, c[x] / sx, c[y] / sy) for name, c in shown] if y in _ANALYTIC else []
+    if points:
+        ax.scatter([p[1] for p in points], [p[2] for p in points], marker="D", s=28, color="tab:green",
+                   edgecolors="white", linewidths=0.6, zorder=6, label="zoo networks")
     else:
         transform = ax.get_xaxis_transform()  # x in data, y in axes fraction: marks along the bottom
         ax.scatter([c[x] / sx for _, c in shown], [0.02] * len(shown), marker="^", s=36, color="tab:green",
@@ -231,3 +247,4 @@ def _zoo_references(ax: Any, x: str, y: str, sx: float, sy: float) -> None:
                         xytext=(0, 6 + 9 * (i % 2)), ha="center", fontsize=7, color="tab:green")
     ax.set_xlim(lo, hi)
     ax.set_ylim(ylo, yhi)
+    return points

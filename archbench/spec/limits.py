@@ -25,6 +25,8 @@ from .ops.base import cache, remember
 # expansion and its YAML document about 4,000 nodes.
 DEFAULT_MAX_LAYERS = 100_000  # ops after factorization, repeats and the depth multiplier
 DEFAULT_MAX_YAML_NODES = 1_000_000  # YAML nodes after alias expansion
+# Every limit's name (ARCHBENCH_MAX_<NAME>); the last three are the cost limits of archbench.cost.limits.
+LIMIT_NAMES = ("layers", "yaml_nodes", "params", "flops", "activation_bytes")
 
 
 class LimitError(CandidateError):
@@ -44,6 +46,22 @@ def limit(name: str, default: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise LimitError(f"{var}={text!r}: expected a positive number")
     return value
+
+
+def check_environment() -> None:
+    """Every ``ARCHBENCH_MAX_*`` variable set names a limit and holds a positive number.
+
+    Why: each limit is read only where it is checked, so a bad value (``ARCHBENCH_MAX_FLOPS=abc``)
+    or a misspelt name was silently ignored by a command that never checks that limit (``cost``
+    prices a network without building it); every command checks them all when it starts.
+    """
+    prefix = "ARCHBENCH_MAX_"
+    for var in sorted(v for v in os.environ if v.startswith(prefix)):
+        name = var[len(prefix):].lower()
+        if name not in LIMIT_NAMES:
+            known = ", ".join(prefix + n.upper() for n in LIMIT_NAMES)
+            raise LimitError(f"{var}: no such limit; the limits are {known}")
+        limit(name, 1)
 
 
 def refuse(what: str, value: float, name: str, default: float, source: str = "") -> LimitError:

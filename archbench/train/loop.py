@@ -18,8 +18,8 @@ the model, optimizer, grad-scaler and RNG states in ``last.pt``, is why a resume
 uninterrupted one exactly on the CPU. On CUDA, cuDNN autotuning (``cudnn.benchmark``, restored
 afterwards) and atomics make runs close but not bit-identical.
 
-Nothing here prints unless ``progress=True`` (a rich progress bar on stderr), and nothing
-process-wide is changed for longer than the call.
+Nothing here prints unless ``progress=True`` (a rich progress bar on stderr, when that is a
+terminal), and nothing process-wide is changed for longer than the call.
 """
 
 from __future__ import annotations
@@ -651,12 +651,18 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 def _progress_bar() -> Any:
+    """The per-epoch bar on stderr, or None when stderr is not a terminal (``2>file``, a CI log):
+    as every other command's progress display (``archbench.cli.progress``), so logs stay clean;
+    rich would otherwise print the finished bar into the file."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
     return Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=Console(stderr=True))
+                    console=console)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
