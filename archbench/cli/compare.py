@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import ArchbenchError
+from ..errors import ArchbenchError, did_you_mean
 from .common import (CONVENTION, check_outputs, check_threads, console, err_console, human, make_table, megabytes,
                      rate, user_errors)
 from .profile import parse_batches
@@ -37,7 +37,11 @@ def compare(
     from .progress import progress
 
     if sort is not None and sort not in COLUMNS:
-        raise ArchbenchError(f"--sort: unknown column {sort!r}; expected one of: {', '.join(COLUMNS)}")
+        folded = {c.lower(): c for c in COLUMNS}
+        if sort.lower() not in folded:  # FLOPs, Params: the table's headers are accepted too
+            raise ArchbenchError(f"--sort: unknown column {sort!r}{did_you_mean(sort, COLUMNS)}; "
+                                 f"expected one of: {', '.join(COLUMNS)}")
+        sort = folded[sort.lower()]
     (size,) = parse_batches(batch)[:1]
     from ..report.export import EXPORT_FORMATS
 

@@ -105,7 +105,8 @@ def check_possible(smallest: Spec, budgets: list[Budget], min_width: float, adap
     priced = price(narrow, budgets, adapt)
     over = {text: u for text, u in priced.usage.items() if u > 1.0}
     if over:
-        what = ", ".join(f"{text} (it needs {u:.2f}x that)" for text, u in over.items())
+        what = ", ".join(f"{text} (it needs {u:,.0f}x that)" if u >= 10 else f"{text} (it needs {u:.2f}x that)"
+                         for text, u in over.items())
         memory = f" and {priced.memory / 1e6:.1f} MB of peak inference memory" if priced.memory is not None else ""
         raise ArchbenchError(
             f"impossible budget: the smallest network of the space (every parameter at its cheapest, width "
