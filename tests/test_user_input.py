@@ -94,3 +94,34 @@ def test_chance_of_a_large_spearman_is_exact(n: int):
         count += abs(cov / var) > 0.5
     assert chance_above(n, 0.5) == pytest.approx(count / len(orders))
     assert chance_above(4, 0.5) == pytest.approx(10 / 24)  # 4 networks: 42% by chance alone
+
+
+SHAPE_SPEC = """name: shape
+input: 3x64x64
+body:
+  - {conv: 32, kernel: 3, stride: 2, name: stem}
+  - block: mixed
+    branches:
+      - [{conv: 32, kernel: 1}]
+      - [{maxpool: 3, stride: 1}, {conv: 32, kernel: 1}]
+head: [{global_pool: avg}, {linear: classes}]
+"""
+
+
+def test_validate_gives_a_shape_error_its_line_and_path_in_the_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from archbench.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shape.yaml").write_text(SHAPE_SPEC)
+    (tmp_path / "derived.yaml").write_text("base: shape.yaml\nname: derived\nwidth_multiplier: 0.5\n")
+    result = CliRunner().invoke(app, ["validate", "--json", "shape.yaml", "derived.yaml"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    import json
+
+    own, derived = json.loads(result.output)
+    assert own["problems"] == ["shape.yaml:5 at body[1] (mixed): branches cannot be concatenated (their spatial "
+                               "sizes differ): branch0 gives 32x32x32, branch1 gives 32x30x30"]
+    # the layer is written in another file: no line of this one is claimed
+    assert derived["problems"][0].startswith("mixed: branches cannot be concatenated")

@@ -10,8 +10,9 @@ import typer
 
 from ..cost import analyze
 from ..cost.limits import check_cost_limits
-from ..errors import ArchbenchError, SpecError
-from ..spec import load_spec
+from ..errors import ArchbenchError, ShapeError, SpecError
+from ..spec import load_spec, read_raw
+from ..spec.yaml_lines import line_of
 from .common import console, err_console, user_errors
 
 
@@ -30,7 +31,7 @@ def validate(
             if r["valid"]:
                 console.print(f"[green]✓[/] {r['target']}: {r['name']}, {r['params']:,} params, output "
                               f"{'x'.join(map(str, r['output_shape']))}")
-            elif r["spec_problems"]:
+            elif r["spec_problems"] or _names_its_line(r):
                 err_console.print(f"[red]✗[/] {r['target']}: {len(r['problems'])} problem(s)")
                 for problem in r["problems"]:
                     err_console.print(f"    {problem}", markup=False)
@@ -43,10 +44,15 @@ def validate(
 
 def _check(target: str) -> dict[str, Any]:
     """One file's verdict: its name, params and output shape, or its problems."""
+    spec = None
     try:
         spec = load_spec(target)
         report = analyze(spec)
         check_cost_limits(spec)
+    except ShapeError as exc:
+        message = _without_source(str(exc), target)
+        return {"target": target, "valid": False, "spec_problems": False,
+                "problems": [_located(spec, target, message) if spec is not None else message]}
     except SpecError as exc:
         return {"target": target, "valid": False, "spec_problems": True, "problems": [str(p) for p in exc.problems]}
     except ArchbenchError as exc:
@@ -54,6 +60,11 @@ def _check(target: str) -> dict[str, Any]:
                 "problems": [_without_source(str(exc), target)]}
     return {"target": target, "valid": True, "name": spec.name, "params": report.params(),
             "output_shape": list(report.output_shape), "problems": []}
+
+
+def _names_its_line(result: dict[str, Any]) -> bool:
+    """A problem that starts with its own ``FILE:LINE``, listed as the grammar's problems are."""
+    return bool(result["problems"]) and " at " in result["problems"][0].split(": ")[0]
 
 
 def _without_source(message: str, target: str) -> str:
@@ -69,3 +80,27 @@ def _without_source(message: str, target: str) -> str:
     except (OSError, ValueError):
         same = False
     return rest if same else message
+
+
+def _located(spec: Any, target: str, message: str) -> str:
+    """``FILE:LINE at body[i] (module.path): ...`` for a shape error of a layer written in the file
+    itself, as the grammar's errors read; the message unchanged when the layer comes from a
+    ``base:`` the file derives from (its line is in another file) or cannot be found."""
+    where, sep, rest = message.partition(": ")
+    if not sep:
+        return message
+    top = where.split(".")[0]
+    try:
+        doc, source = read_raw(target)
+    except ArchbenchError:
+        return message
+    if not isinstance(doc, dict) or "base" in doc:
+        return message
+    for section, layers in (("body", spec.body), ("head", spec.head), ("aux_heads", spec.aux_heads)):
+        names = [layer.name for layer in layers]
+        raw = doc.get(section)
+        if top in names and isinstance(raw, list) and len(raw) == len(names):
+            i = names.index(top)
+            line = line_of(raw, i)
+            return f"{source}{f':{line}' if line else ''} at {section}[{i}] ({where}): {rest}"
+    return message
