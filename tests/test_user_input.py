@@ -125,3 +125,17 @@ def test_validate_gives_a_shape_error_its_line_and_path_in_the_file(tmp_path, mo
                                "sizes differ): branch0 gives 32x32x32, branch1 gives 32x30x30"]
     # the layer is written in another file: no line of this one is claimed
     assert derived["problems"][0].startswith("mixed: branches cannot be concatenated")
+
+
+@pytest.mark.parametrize("extra, named", [(["--batch", "8"], "--batch"), (["--dtype", "bf16"], "--dtype"),
+                                          (["--device", "cpu", "--threads", "1"], "--device, --threads")])
+def test_profile_paper_refuses_measurement_options_it_would_ignore(extra: list[str], named: str):
+    from typer.testing import CliRunner
+
+    from archbench.cli.app import app
+
+    result = CliRunner().invoke(app, ["profile", "googlenet", "--paper", *extra], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{named} do not apply" in " ".join(result.output.split())
+    ok = CliRunner().invoke(app, ["profile", "googlenet", "--paper", "--input", "299", "--json"], env={"COLUMNS": "300"})
+    assert ok.exit_code == 0, ok.output

@@ -185,6 +185,13 @@ def profile(
     check_outputs(("--out", out, EXPORT_FORMATS))  # before the profile runs, not after
     tgt = resolve_target(target, input)
     if paper:
+        ignored = [option for option, given in (
+            ("--device", device != "auto"), ("--batch", batch != "1"), ("--dtype", dtype != "fp32"),
+            ("--channels-last", channels_last), ("--threads", threads is not None), ("--check-memory", check_memory),
+            ("--aux", aux)) if given]
+        if ignored:  # the table is read from the spec: a measurement option would silently do nothing
+            raise ArchbenchError(f"--paper shows the spec's Table 1 columns and measures nothing: "
+                                 f"{', '.join(ignored)} do not apply (--input, --out and --json do)")
         output_paper(tgt, out, as_json)
         return
     if dtype not in ("fp32", "fp16", "bf16"):
