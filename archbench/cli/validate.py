@@ -31,7 +31,7 @@ def validate(
             if r["valid"]:
                 console.print(f"[green]✓[/] {r['target']}: {r['name']}, {r['params']:,} params, output "
                               f"{'x'.join(map(str, r['output_shape']))}")
-            elif r["spec_problems"] or _names_its_line(r):
+            elif r["spec_problems"]:
                 err_console.print(f"[red]✗[/] {r['target']}: {len(r['problems'])} problem(s)")
                 for problem in r["problems"]:
                     err_console.print(f"    {problem}", markup=False)
@@ -49,10 +49,11 @@ def _check(target: str) -> dict[str, Any]:
         spec = load_spec(target)
         report = analyze(spec)
         check_cost_limits(spec)
-    except ShapeError as exc:
+    except ShapeError as exc:  # with its file line when the layer is written in the file: a spec problem
         message = _without_source(str(exc), target)
-        return {"target": target, "valid": False, "spec_problems": False,
-                "problems": [_located(spec, target, message) if spec is not None else message]}
+        located = _located(spec, target, message) if spec is not None else None
+        return {"target": target, "valid": False, "spec_problems": located is not None,
+                "problems": [located or message]}
     except SpecError as exc:
         return {"target": target, "valid": False, "spec_problems": True, "problems": [str(p) for p in exc.problems]}
     except ArchbenchError as exc:
@@ -60,11 +61,6 @@ def _check(target: str) -> dict[str, Any]:
                 "problems": [_without_source(str(exc), target)]}
     return {"target": target, "valid": True, "name": spec.name, "params": report.params(),
             "output_shape": list(report.output_shape), "problems": []}
-
-
-def _names_its_line(result: dict[str, Any]) -> bool:
-    """A problem that starts with its own ``FILE:LINE``, listed as the grammar's problems are."""
-    return bool(result["problems"]) and " at " in result["problems"][0].split(": ")[0]
 
 
 def _without_source(message: str, target: str) -> str:
@@ -82,20 +78,20 @@ def _without_source(message: str, target: str) -> str:
     return rest if same else message
 
 
-def _located(spec: Any, target: str, message: str) -> str:
+def _located(spec: Any, target: str, message: str) -> str | None:
     """``FILE:LINE at body[i] (module.path): ...`` for a shape error of a layer written in the file
-    itself, as the grammar's errors read; the message unchanged when the layer comes from a
-    ``base:`` the file derives from (its line is in another file) or cannot be found."""
+    itself, as the grammar's errors read; None when the layer comes from a ``base:`` the file
+    derives from (its line is in another file) or cannot be found."""
     where, sep, rest = message.partition(": ")
     if not sep:
-        return message
+        return None
     top = where.split(".")[0]
     try:
         doc, source = read_raw(target)
     except ArchbenchError:
-        return message
+        return None
     if not isinstance(doc, dict) or "base" in doc:
-        return message
+        return None
     for section, layers in (("body", spec.body), ("head", spec.head), ("aux_heads", spec.aux_heads)):
         names = [layer.name for layer in layers]
         raw = doc.get(section)
@@ -103,4 +99,4 @@ def _located(spec: Any, target: str, message: str) -> str:
             i = names.index(top)
             line = line_of(raw, i)
             return f"{source}{f':{line}' if line else ''} at {section}[{i}] ({where}): {rest}"
-    return message
+    return None

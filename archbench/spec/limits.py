@@ -34,7 +34,10 @@ class LimitError(CandidateError):
 
 
 def limit(name: str, default: float) -> float:
-    """The limit ``name`` (``ARCHBENCH_MAX_<NAME>`` in the environment, else ``default``)."""
+    """The limit ``name`` (``ARCHBENCH_MAX_<NAME>`` in the environment, else ``default``). Every
+    name is one of ``LIMIT_NAMES``, which :func:`check_environment` accepts: a new limit is added there."""
+    if name not in LIMIT_NAMES:
+        raise ValueError(f"limit {name!r} is not in LIMIT_NAMES")  # a bug in archbench, not a user error
     var = f"ARCHBENCH_MAX_{name.upper()}"
     text = os.environ.get(var)
     if text is None:

@@ -195,14 +195,6 @@ class Placed:
                 return part
         return None
 
-    def total_params(self) -> int:
-        """Parameters of this node and everything inside it."""
-        total = self.params
-        for _, part in self.parts:
-            for node in (part,) if isinstance(part, Placed) else part:
-                total += node.total_params()
-        return total
-
     def children(self, path: str) -> Iterator[tuple[str, "Placed"]]:
         """Direct children with their module paths."""
         for seg, part in self.parts:
